@@ -1,0 +1,96 @@
+"""One checked LLM call: a schema-valid answer, else one retry with the error, else salvage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from pydantic import BaseModel, ValidationError
+
+from ml_controller.llm.base import ChatMessage, LLMEngine
+from ml_controller.minutes.salvage import is_cut_off, parse_lenient, salvage
+
+M = TypeVar("M", bound=BaseModel)
+
+# Tokens the retry adds to the prompt (an excerpt of the bad answer and the error); callers keep
+# this much of the context free so the retry still fits.
+RETRY_RESERVE = 192
+_EXCERPT_CHARS = 240
+
+
+@dataclass
+class Answer(Generic[M]):
+    value: M
+    repaired: bool = False  # the first answer was invalid and the retry was valid
+    salvaged: bool = False  # neither answer was valid; value holds what could be kept
+
+
+def check(text: str, schema: dict[str, Any], model: type[M]) -> tuple[M | None, str]:
+    """The parsed answer, or None and a one-line reason fit to show the model."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        reason = f"not valid JSON ({exc.msg} at character {exc.pos})"
+        if is_cut_off(text):
+            reason += "; the answer was cut off before the JSON ended, so write less"
+        return None, reason
+    error = best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        return None, f"at {where}: {error.message[:300]}"
+    try:
+        return model.model_validate(data), ""
+    except ValidationError as exc:
+        return None, str(exc.errors()[0]["msg"])
+
+
+def _feedback(answer: str, reason: str, language: str) -> list[ChatMessage]:
+    excerpt = answer if len(answer) <= _EXCERPT_CHARS else "…" + answer[-_EXCERPT_CHARS:]
+    if language == "ru":
+        ask = f"Этот ответ не подходит: {reason}. Ответь заново: только полный JSON-объект."
+    else:
+        ask = (
+            f"That answer is not valid: {reason}. Answer again with the complete JSON object only."
+        )
+    return [ChatMessage("assistant", excerpt), ChatMessage("user", ask)]
+
+
+def ask(
+    engine: LLMEngine,
+    messages: list[ChatMessage],
+    schema: dict[str, Any],
+    model: type[M],
+    *,
+    max_tokens: int,
+    task: str,
+    language: str,
+) -> Answer[M]:
+    """Ask, validate, retry once with the reason fed back, then keep what can be kept.
+
+    LLMError (engine unreachable, timed out) propagates: there is nothing to salvage then.
+    """
+    first = engine.complete_json(messages, schema, max_tokens=max_tokens, task=task)
+    value, reason = check(first, schema, model)
+    if value is not None:
+        return Answer(value)
+    second = engine.complete_json(
+        messages + _feedback(first, reason, language), schema, max_tokens=max_tokens, task=task
+    )
+    value, _ = check(second, schema, model)
+    if value is not None:
+        return Answer(value, repaired=True)
+    return Answer(_salvaged(second, first, schema, model), salvaged=True)
+
+
+def _salvaged(second: str, first: str, schema: dict[str, Any], model: type[M]) -> M:
+    for text in (second, first):
+        parsed = parse_lenient(text)
+        if isinstance(parsed, dict):
+            try:
+                return model.model_validate(salvage(parsed, schema))
+            except ValidationError:
+                continue
+    return model.model_validate(salvage({}, schema))

@@ -1,0 +1,164 @@
+"""Cut a long transcript into parts that fit the context, along the topic segments.
+
+Every line lands in exactly one part: lines outside all topic segments go to the nearest one,
+a topic too long for one part is split between lines, and a line too long on its own is split
+between words. Short neighbouring topics share a part to save calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ml_controller.minutes.transcript import Line
+from ml_controller.types import Topic
+
+MAX_TOPICS_PER_CHUNK = 6
+
+
+@dataclass(frozen=True)
+class TopicSpan:
+    index: int  # which of the meeting's topic segments
+    start: float  # the extent shown to the model: the segment, or the piece of it in this chunk
+    end: float
+
+
+@dataclass(frozen=True)
+class Chunk:
+    # The lines of each topic segment in the chunk (one group when no segmentation is known).
+    groups: list[list[Line]]
+    # The topic segments this chunk covers, one per group; None when no segmentation is known.
+    topics: list[TopicSpan] | None
+
+    @property
+    def lines(self) -> list[Line]:
+        return [line for group in self.groups for line in group]
+
+
+def assign(lines: list[Line], topics: list[Topic]) -> list[list[Line]]:
+    """Lines per topic, by each line's midpoint; a line in no topic joins the nearest one."""
+    groups: list[list[Line]] = [[] for _ in topics]
+    for line in lines:
+        mid = (line.start + line.end) / 2
+
+        def distance(topic: Topic, mid: float = mid) -> float:
+            return max(topic.start - mid, mid - topic.end, 0.0)
+
+        best = min(range(len(topics)), key=lambda i: (distance(topics[i]), i))
+        groups[best].append(line)
+    return groups
+
+
+def whole_meeting(lines: list[Line], topics: list[Topic]) -> Chunk:
+    """All lines as one chunk, sectioned by the topic segments that have any."""
+    if not topics:
+        return Chunk([lines], None)
+    found = [
+        (i, t, g) for i, (t, g) in enumerate(zip(topics, assign(lines, topics), strict=True)) if g
+    ]
+    return Chunk(
+        [g for _, _, g in found],
+        [TopicSpan(i, min(t.start, g[0].start), max(t.end, g[-1].end)) for i, t, g in found],
+    )
+
+
+def split_line(line: Line, budget: int, count: Callable[[str], int]) -> list[Line]:
+    """Pieces of one line, each within `budget` tokens, times shared out by word count."""
+    words = line.text.split()
+    pieces = max(2, math.ceil(count(line.render()) / max(1, budget)))
+    while True:
+        size = math.ceil(len(words) / pieces)
+        groups = [words[i : i + size] for i in range(0, len(words), size)]
+        span = line.end - line.start
+        out: list[Line] = []
+        done = 0
+        for group in groups:
+            a = line.start + span * done / len(words)
+            done += len(group)
+            b = line.start + span * done / len(words)
+            out.append(Line(a, b, line.speaker, " ".join(group)))
+        if size == 1 or all(count(p.render()) + 1 <= budget for p in out):
+            return out
+        pieces *= 2
+
+
+def _pack(lines: list[Line], costs: list[int], budget: int) -> list[list[Line]]:
+    """Consecutive runs of lines within budget, of even size (no stub of a few lines at the end).
+
+    Every line is already within budget on its own.
+    """
+    pieces = math.ceil(sum(costs) / budget)
+    target = math.ceil(sum(costs) / pieces)
+    runs: list[list[Line]] = []
+    run: list[Line] = []
+    used = 0
+    for line, cost in zip(lines, costs, strict=True):
+        if run and (used + cost > budget or used >= target):
+            runs.append(run)
+            run, used = [], 0
+        run.append(line)
+        used += cost
+    if run:
+        runs.append(run)
+    return runs
+
+
+def _fitted(
+    lines: list[Line], budget: int, count: Callable[[str], int]
+) -> tuple[list[Line], list[int]]:
+    out: list[Line] = []
+    costs: list[int] = []
+    for line in lines:
+        cost = count(line.render()) + 1
+        if cost <= budget:
+            out.append(line)
+            costs.append(cost)
+            continue
+        for piece in split_line(line, budget, count):
+            out.append(piece)
+            costs.append(count(piece.render()) + 1)
+    return out, costs
+
+
+def plan_chunks(
+    lines: list[Line],
+    topics: list[Topic],
+    budget: int,
+    count: Callable[[str], int],
+) -> list[Chunk]:
+    """Parts of at most `budget` transcript tokens each, in meeting order."""
+    if budget <= 0:
+        raise ValueError(f"no room for the transcript in the context (budget {budget} tokens)")
+    if not topics:
+        fitted, costs = _fitted(lines, budget, count)
+        return [Chunk([run], None) for run in _pack(fitted, costs, budget)]
+
+    chunks: list[Chunk] = []
+    pending: list[tuple[TopicSpan, list[Line]]] = []
+    pending_cost = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_cost
+        if pending:
+            chunks.append(Chunk([group for _, group in pending], [s for s, _ in pending]))
+        pending, pending_cost = [], 0
+
+    for index, (topic, group) in enumerate(zip(topics, assign(lines, topics), strict=True)):
+        if not group:
+            continue  # nothing was said in it: nothing to summarize
+        fitted, costs = _fitted(group, budget, count)
+        cost = sum(costs)
+        start = min(topic.start, fitted[0].start)
+        end = max(topic.end, fitted[-1].end)
+        if cost <= budget:
+            if pending_cost + cost > budget or len(pending) >= MAX_TOPICS_PER_CHUNK:
+                flush()
+            pending.append((TopicSpan(index, start, end), fitted))
+            pending_cost += cost
+            continue
+        flush()
+        for run in _pack(fitted, costs, budget):
+            chunks.append(Chunk([run], [TopicSpan(index, run[0].start, run[-1].end)]))
+    flush()
+    return chunks

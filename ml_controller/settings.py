@@ -1,0 +1,92 @@
+"""One settings class for the ML side, read from `MINUTA_*` environment variables or `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "minuta"
+
+
+class MLSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
+
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    threads: int = 2
+
+    # ASR: a size name of a packaged model ("base"), or a CTranslate2 model directory
+    # (e.g. a local large-v3 / turbo conversion on a GPU box).
+    asr_model: str = "base"
+    asr_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    asr_compute_type: str = "int8"
+    asr_beam_size: int = 5
+    # Audio is transcribed in blocks cut at silences so memory does not grow with length.
+    asr_block_seconds: float = 600.0
+
+    vad_threshold: float = 0.5
+    vad_min_silence_ms: int = 500
+
+    diarization_backend: Literal["cpu", "pyannote"] = "cpu"
+    pyannote_pipeline_dir: Path | None = None
+    pyannote_device: str = "cpu"
+    # CPU diarizer; unset means the tuned defaults of diarization.cpu.CpuDiarizationParams.
+    diarization_step_seconds: float | None = None
+    diarization_threshold: float | None = None
+    diarization_min_speaker_seconds: float | None = None
+    # Upper bound of the automatic speaker count when the request gives none.
+    diarization_max_speakers: int = 8
+
+    # A sentence-transformers directory; unset means the packaged multilingual-e5-small.
+    text_embedding_model: Path | None = None
+    # Topic segmentation; unset means the tuned defaults of topics.segmenter.TopicParams.
+    topic_window: int | None = None
+    topic_smoothing: int | None = None
+    topic_depth_threshold: float | None = None
+    topic_min_seconds: float | None = None
+    topic_min_units: int | None = None
+
+    llm_engine: Literal["llamacpp", "openai", "none"] = "llamacpp"
+    llm_model_path: Path | None = None
+    llm_context: int = 8192
+    llm_max_tokens: int = 1024
+    llm_base_url: str | None = None
+    llm_model_name: str = "minuta-minutes"
+    llm_api_key: str = "none"
+    llm_timeout: float = 600.0
+    llm_max_retries: int = 3
+    llm_concurrency: int = 4
+    llm_temperature: float = 0.1
+    # llama.cpp threads; unset means `threads`. On a CPU shared with other busy processes, fewer
+    # threads than free cores avoids llama.cpp's spin barriers stalling on descheduled threads.
+    llm_threads: int | None = None
+    # A LoRA adapter in GGUF form for the in-process llama.cpp engine (the same adapter that
+    # vLLM serves, converted with llama.cpp's convert_lora_to_gguf.py).
+    llm_lora_path: Path | None = None
+    llm_lora_scale: float = 1.0
+    # Task → served model name on the OpenAI-compatible server (vLLM serves each LoRA adapter
+    # under its own name, `--lora-modules name=path`); a task not listed uses llm_model_name.
+    llm_task_models: dict[str, str] = Field(default_factory=dict)
+    # How the schema is sent: "json_schema" (OpenAI / vLLM response_format), "json_object"
+    # (llama-cpp-python's server: response_format with a "schema" key), "structured_outputs"
+    # (vLLM's own field), or "auto": json_schema first, json_object if the server rejects it.
+    llm_structured_output: Literal["auto", "json_schema", "json_object", "structured_outputs"] = (
+        "auto"
+    )
+    llm_connect_timeout: float = 10.0
+    llm_retry_base_delay: float = 1.0
+    # Answer budget of one map or reduce call when a long meeting is summarized in parts.
+    llm_map_max_tokens: int = 512
+
+    max_input_bytes: int = 4 * 1024**3
+    max_duration_hours: float = 12.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> MLSettings:
+    return MLSettings()

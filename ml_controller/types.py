@@ -1,0 +1,127 @@
+"""Typed results passed between pipeline stages and written as `minuta process --format json`.
+
+Times are seconds from the start of the recording. These models are the output contract other
+issues rely on (API results, search, web UI), so fields are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Word(BaseModel):
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+    speaker: str | None = None
+
+
+class SpeechRegion(BaseModel):
+    """A stretch of audio that voice activity detection judged to contain speech."""
+
+    start: float
+    end: float
+
+
+class AsrSegment(BaseModel):
+    """One decoded Whisper segment before speakers are known."""
+
+    start: float
+    end: float
+    text: str
+    words: list[Word] = Field(default_factory=list)
+
+
+class Transcription(BaseModel):
+    language: str
+    language_probability: float
+    duration: float
+    segments: list[AsrSegment]
+
+
+class SpeakerTurn(BaseModel):
+    """A diarization turn; turns of different speakers may overlap."""
+
+    start: float
+    end: float
+    speaker: str
+
+
+class Diarization(BaseModel):
+    turns: list[SpeakerTurn]
+    speakers: list[str]
+
+
+class Speaker(BaseModel):
+    id: str
+    name: str | None = None
+
+
+class Segment(BaseModel):
+    """A transcript line: consecutive words of one speaker."""
+
+    start: float
+    end: float
+    speaker: str
+    text: str
+    words: list[Word] = Field(default_factory=list)
+
+
+class Topic(BaseModel):
+    start: float
+    end: float
+    title: str = ""
+    summary: str = ""
+
+
+class Evidence(BaseModel):
+    start: float
+    end: float
+
+
+class ActionItem(BaseModel):
+    owner: str
+    task: str
+    due: str | None = None
+    evidence: Evidence
+
+
+class MinutesTopic(BaseModel):
+    title: str
+    start: float
+    end: float
+    summary: str = ""
+
+
+class Minutes(BaseModel):
+    """The minutes schema of DESIGN.md; the LLM output is validated against its JSON schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str
+    title: str = ""
+    summary: str = ""
+    topics: list[MinutesTopic] = Field(default_factory=list)
+    decisions: list[str] = Field(default_factory=list)
+    action_items: list[ActionItem] = Field(default_factory=list)
+
+    @classmethod
+    def empty(cls, language: str) -> Minutes:
+        return cls(language=language)
+
+
+class AudioInfo(BaseModel):
+    duration: float
+    language: str
+    language_probability: float | None = None
+    source: str | None = None
+
+
+class MeetingResult(BaseModel):
+    audio: AudioInfo
+    speakers: list[Speaker]
+    segments: list[Segment]
+    topics: list[Topic]
+    minutes: Minutes
+    timings: dict[str, float] = Field(default_factory=dict)

