@@ -40,7 +40,6 @@ class PartNotes:
     end: float
     title: str
     summary: str
-    topics: tuple[str, ...] = ()
     decisions: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
 
@@ -167,6 +166,12 @@ def minutes_messages(
         owners=", ".join(owners),
         language=language_name(language),
     )
+    if part is not None:
+        # A part's own title and summary would repeat its topics: the reduce step writes the
+        # meeting's from the topics, and the map answer stays short.
+        system = "\n".join(
+            row for row in system.split("\n") if not row.startswith(('- "title"', '- "summary"'))
+        )
     lines = [line for group in groups for line in group]
     head: list[str] = []
     if part is not None and lines:
@@ -196,18 +201,16 @@ def minutes_messages(
 
 
 _NOTE_LABELS = {
-    False: ("Part", "Summary", "Topics", "Decisions", "Action items"),
-    True: ("Часть", "Кратко", "Темы", "Решения", "Задачи"),
+    False: ("Part", "Summary", "Decisions", "Action items"),
+    True: ("Часть", "Кратко", "Решения", "Задачи"),
 }
 
 
 def render_notes(notes: PartNotes, index: int, language: str = "en") -> str:
-    part, summary, topics, decisions, actions = _NOTE_LABELS[_russian(language)]
+    part, summary, decisions, actions = _NOTE_LABELS[_russian(language)]
     out = [f"{part} {index} [{stamp(notes.start)}–{stamp(notes.end)}]: {notes.title}".rstrip()]
     if notes.summary:
         out.append(f"{summary}: {notes.summary}")
-    if notes.topics:
-        out.append(f"{topics}: " + "; ".join(notes.topics))
     if notes.decisions:
         out.append(f"{decisions}: " + "; ".join(notes.decisions))
     if notes.actions:

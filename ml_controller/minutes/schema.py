@@ -51,8 +51,9 @@ class MinutesDraft(_Draft):
     """What one LLM call writes for the whole meeting, or for one part of a long one."""
 
     language: str
-    title: str
-    summary: str
+    # Not asked of a part of a long meeting (the reduce step writes the meeting's).
+    title: str = ""
+    summary: str = ""
     topics: list[DraftTopic]
     # Tasks before decisions: written first, they no longer end up among the decisions.
     action_items: list[DraftActionItem]
@@ -74,6 +75,8 @@ class DraftSpec:
     stamps: tuple[str, ...]
     # None: no topic segmentation is known and the model places topics itself.
     topic_count: int | None
+    # False for a part of a long meeting: no title or summary of its own.
+    overall: bool = True
 
 
 def strict(schema: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +135,10 @@ def draft_schema(spec: DraftSpec) -> dict[str, Any]:
     schema = copy.deepcopy(_draft_base())
     props = schema["properties"]
     props["language"] = {"type": "string", "enum": [spec.language]}
+    if not spec.overall:
+        for key in ("title", "summary"):
+            del props[key]
+        schema["required"] = list(props)
     stamp_enum = {"type": "string", "enum": list(spec.stamps)}
 
     topic = props["topics"]["items"]

@@ -98,6 +98,7 @@ class _Job:
             owners=tuple(self.owners.labels),
             stamps=tuple(stamps(chunk.lines)),
             topic_count=len(chunk.groups) if sectioned else None,
+            overall=part is None,
         )
         answer = ask(
             self.engine,
@@ -193,12 +194,12 @@ def _chunk_budget(job: _Job, lines: list[Line]) -> int:
 
 
 def _notes(chunk: Chunk, part: PartMinutes) -> PartNotes:
+    titles = [t.title for _, t in part.topics if t.title]
     return PartNotes(
         start=chunk.lines[0].start,
         end=chunk.lines[-1].end,
-        title=part.title,
-        summary=part.summary,
-        topics=tuple(t.title for _, t in part.topics if t.title),
+        title="; ".join(titles),
+        summary=" ".join(t.summary for _, t in part.topics if t.summary),
         decisions=tuple(part.decisions),
         actions=tuple(f"{a.owner}: {a.task}" for a in part.action_items),
     )
@@ -268,8 +269,8 @@ def write_minutes(
         summary = job.summarize(notes)
         outcome.minutes = Minutes(
             language=language,
-            title=tidy(summary.title) or next((p.title for p in parts if p.title), ""),
-            summary=tidy(summary.summary) or " ".join(p.summary for p in parts if p.summary),
+            title=tidy(summary.title) or next((n.title for n in notes if n.title), ""),
+            summary=tidy(summary.summary) or " ".join(n.summary for n in notes if n.summary),
             topics=merge_topics([t for p in parts for t in p.topics], duration),
             decisions=unique_decisions([d for p in parts for d in p.decisions]),
             action_items=unique_actions([a for p in parts for a in p.action_items]),
