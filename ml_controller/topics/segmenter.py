@@ -116,6 +116,9 @@ def gap_similarities(embeddings: np.ndarray, weights: np.ndarray, window: int) -
 
 def smooth(values: np.ndarray, width: int) -> np.ndarray:
     """Centred moving average that keeps the length (shorter windows at the edges)."""
+    # np.convolve(mode="same") returns max(len) values: a kernel longer than a short
+    # transcript's curve would invent gaps that do not exist.
+    width = min(width, len(values))
     if width <= 1 or len(values) < 3:
         return values
     kernel = np.ones(width)

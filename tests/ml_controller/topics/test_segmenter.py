@@ -17,6 +17,7 @@ from ml_controller.topics.segmenter import (
     TopicParams,
     depth_scores,
     segment_topics,
+    smooth,
     topic_params,
     truncate_title,
 )
@@ -93,6 +94,14 @@ def test_depth_scores_find_the_valley() -> None:
     valleys, depths = depth_scores(np.array([0.9, 0.8, 0.5, 0.85, 0.9, 0.88, 0.9]))
     assert valleys[int(np.argmax(depths))] == 2
     assert depths.max() == pytest.approx(0.4 + 0.4)
+
+
+def test_smoothing_wider_than_a_short_transcript_keeps_its_length() -> None:
+    curve = np.array([0.9, 0.5, 0.8, 0.7, 0.9])
+    assert len(smooth(curve, 13)) == len(curve)
+    segments = _lines(["budget", "hiring"], per_subject=4)
+    topics = segment_topics(segments, KeywordEmbedder(), TopicParams(smoothing=25))
+    _assert_tiling(topics, segments)
 
 
 def test_titles_are_truncated_at_a_word() -> None:
