@@ -94,6 +94,7 @@ def process(
     from ml_controller.audio.decode import AudioInputError
     from ml_controller.diarization.base import SpeakerHints
     from ml_controller.export import render
+    from ml_controller.llm.base import LLMError
     from ml_controller.models.registry import ModelNotInstalledError
     from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 
@@ -124,6 +125,8 @@ def process(
         raise _fail(str(exc)) from None
     except (ModelNotInstalledError, FileNotFoundError) as exc:
         raise _fail(f"model not available: {exc}") from None
+    except LLMError as exc:
+        raise _fail(f"minutes failed: {exc} (use --no-minutes to skip them)", code=3) from None
     if not result.segments:
         err.print(f"[yellow]{audio}: no speech found; the minutes are empty.[/]")
     _write(render(result, fmt.value), output)
@@ -152,7 +155,10 @@ def minutes(
         raise _fail(str(exc)) from None
     settings = get_settings()
     lang = language or detected or "en"
-    engine = make_engine(settings)
+    try:
+        engine = make_engine(settings)
+    except LLMError as exc:
+        raise _fail(str(exc), code=3) from None
     if engine is None:
         result = Minutes.empty(lang)
     else:

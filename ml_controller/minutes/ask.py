@@ -19,6 +19,14 @@ M = TypeVar("M", bound=BaseModel)
 # this much of the context free so the retry still fits.
 RETRY_RESERVE = 192
 _EXCERPT_CHARS = 240
+# Chat-template tokens around each message (role markers, separators) and the answer's start.
+_PER_MESSAGE = 8
+_PRIMING = 16
+
+
+def prompt_tokens(engine: LLMEngine, messages: list[ChatMessage]) -> int:
+    """What `messages` take of the context, by the engine's own tokenizer."""
+    return sum(engine.count_tokens(m.content) + _PER_MESSAGE for m in messages) + _PRIMING
 
 
 @dataclass

@@ -8,12 +8,13 @@ weak model cannot drop what a part found.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ml_controller.llm.base import ChatMessage, LLMEngine, LLMError
-from ml_controller.minutes.ask import RETRY_RESERVE, ask
+from ml_controller.llm.base import LLMEngine, LLMError
+from ml_controller.minutes.ask import RETRY_RESERVE, ask, prompt_tokens
 from ml_controller.minutes.chunking import (
     MAX_TOPICS_PER_CHUNK,
     Chunk,
@@ -34,23 +35,17 @@ from ml_controller.minutes.prompts import (
     Part,
     PartNotes,
     minutes_messages,
-    reduce_messages,
 )
+from ml_controller.minutes.reduce import Reducer
 from ml_controller.minutes.schema import (
     DraftSpec,
     MinutesDraft,
-    SummaryDraft,
     check_minutes,
     draft_schema,
-    summary_schema,
 )
 from ml_controller.minutes.transcript import Line, display_names, stamps, to_lines
 from ml_controller.settings import MLSettings
 from ml_controller.types import Minutes, Segment, Speaker, Topic
-
-# Chat-template tokens around each message (role markers, separators) and the answer's start.
-_PER_MESSAGE = 8
-_PRIMING = 16
 
 
 @dataclass
@@ -74,10 +69,6 @@ class MinutesOutcome:
         return self.completion_tokens / self.llm_seconds if self.llm_seconds > 0 else 0.0
 
 
-def prompt_tokens(engine: LLMEngine, messages: list[ChatMessage]) -> int:
-    return sum(engine.count_tokens(m.content) + _PER_MESSAGE for m in messages) + _PRIMING
-
-
 @dataclass
 class _Job:
     engine: LLMEngine
@@ -87,6 +78,8 @@ class _Job:
     topics: list[Topic]
     owners: OwnerResolver
     outcome: MinutesOutcome
+    # Map calls run in threads and count into the same outcome.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def draft(self, chunk: Chunk, part: Part | None, max_tokens: int) -> PartMinutes:
         sectioned = chunk.topics is not None
@@ -112,73 +105,10 @@ class _Job:
         self._count(answer.repaired, answer.salvaged)
         return part_minutes(answer.value, chunk, self.topics, self.owners, self.duration)
 
-    def summarize(self, notes: list[PartNotes]) -> SummaryDraft:
-        """The reduce step; notes that do not fit one call are summarized in groups first."""
-        budget = self._reduce_budget()
-        messages = reduce_messages(notes, self.language)
-        if prompt_tokens(self.engine, messages) <= budget:
-            return self._reduce_call(messages)
-        groups = self._groups(notes, budget)
-        if len(groups) == 1:
-            return self._reduce_call(reduce_messages(self._shrunk(notes, budget), self.language))
-        merged = []
-        for group in groups:
-            result = self.summarize(group)
-            merged.append(PartNotes(group[0].start, group[-1].end, result.title, result.summary))
-        return self.summarize(merged)
-
-    def _reduce_budget(self) -> int:
-        return self.settings.llm_context - self.settings.llm_map_max_tokens - RETRY_RESERVE
-
-    def _reduce_call(self, messages: list[ChatMessage]) -> SummaryDraft:
-        answer = ask(
-            self.engine,
-            messages,
-            summary_schema(self.language),
-            SummaryDraft,
-            max_tokens=self.settings.llm_map_max_tokens,
-            task="summary",
-            language=self.language,
-        )
-        self.outcome.reduce_calls += 1
-        self._count(answer.repaired, answer.salvaged)
-        return answer.value
-
-    def _groups(self, notes: list[PartNotes], budget: int) -> list[list[PartNotes]]:
-        """Consecutive notes per reduce call; never one alone, so each level has fewer notes."""
-        frame = prompt_tokens(self.engine, reduce_messages([], self.language))
-        groups: list[list[PartNotes]] = []
-        used = 0
-        for note in notes:
-            cost = prompt_tokens(self.engine, reduce_messages([note], self.language)) - frame
-            if groups and used + cost <= budget - frame:
-                groups[-1].append(note)
-                used += cost
-            else:
-                groups.append([note])
-                used = cost
-        for i in range(len(groups) - 1, 0, -1):
-            if len(groups[i]) == 1 or len(groups[i - 1]) == 1:
-                groups[i - 1].extend(groups.pop(i))
-        return groups
-
-    def _shrunk(self, notes: list[PartNotes], budget: int) -> list[PartNotes]:
-        """Notes cut down to titles and shortened summaries until they fit one call."""
-        bare = [PartNotes(n.start, n.end, n.title, n.summary) for n in notes]
-        share = 2000
-        while share > 40:
-            cut = [PartNotes(n.start, n.end, n.title[:200], n.summary[:share]) for n in bare]
-            if prompt_tokens(self.engine, reduce_messages(cut, self.language)) <= budget:
-                return cut
-            share //= 2
-        raise LLMError(
-            f"the context of {self.settings.llm_context} tokens cannot hold the notes on "
-            f"{len(notes)} parts; raise MINUTA_LLM_CONTEXT"
-        )
-
     def _count(self, repaired: bool, salvaged: bool) -> None:
-        self.outcome.repairs += int(repaired)
-        self.outcome.salvaged += int(salvaged)
+        with self.lock:
+            self.outcome.repairs += int(repaired)
+            self.outcome.salvaged += int(salvaged)
 
 
 def _chunk_budget(job: _Job, lines: list[Line]) -> int:
@@ -266,7 +196,11 @@ def write_minutes(
         for part in parts:
             outcome.fixes.add(part.fixes)
         notes = [_notes(c, p) for c, p in zip(chunks, parts, strict=True)]
-        summary = job.summarize(notes)
+        reducer = Reducer(engine, settings, language)
+        summary = reducer.summarize(notes)
+        outcome.reduce_calls = reducer.calls
+        outcome.repairs += reducer.repairs
+        outcome.salvaged += reducer.salvaged
         outcome.minutes = Minutes(
             language=language,
             title=tidy(summary.title) or next((n.title for n in notes if n.title), ""),
