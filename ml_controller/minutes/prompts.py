@@ -49,8 +49,7 @@ _EN_SYSTEM = "\n".join(
         "You are the secretary of a meeting. Read the transcript and write the minutes as one "
         "JSON object with these fields:",
         '- "language": "{code}".',
-        '- "title": a short title of {what}.',
-        '- "summary": 2-4 sentences: what was discussed and what came out of it.',
+        "{overview}"
         '- "topics": {topics_rule}',
         '- "action_items": tasks a participant took on or was asked to do. "owner": the speaker '
         'who will do it, written exactly as in the transcript ({owners}). "task": what to do. '
@@ -64,6 +63,12 @@ _EN_SYSTEM = "\n".join(
         "are not decisions. Use [] if nothing was decided.",
         "Write all text in {language}. Use only what is in the transcript.",
     ]
+)
+
+# Only a whole meeting's answer has these: the reduce step writes a long meeting's from its parts.
+_EN_OVERVIEW = (
+    '- "title": a short title of the meeting.\n'
+    '- "summary": 2-4 sentences: what was discussed and what came out of it.\n'
 )
 
 _EN_TOPICS_FIXED = (
@@ -81,8 +86,7 @@ _RU_SYSTEM = "\n".join(
         "Ты секретарь совещания. Прочитай стенограмму и составь протокол в виде одного "
         "JSON-объекта со следующими полями:",
         '- "language": "{code}".',
-        '- "title": короткое название {what}.',
-        '- "summary": 2-4 предложения: что обсуждали и к чему пришли.',
+        "{overview}"
         '- "topics": {topics_rule}',
         '- "action_items": задачи, которые участник взял на себя или которые ему поручили. '
         '"owner": кто будет выполнять, точно как в стенограмме ({owners}). "task": что '
@@ -97,6 +101,11 @@ _RU_SYSTEM = "\n".join(
         "Если ничего не решили, пиши [].",
         "Пиши весь текст по-русски. Используй только то, что есть в стенограмме.",
     ]
+)
+
+_RU_OVERVIEW = (
+    '- "title": короткое название совещания.\n'
+    '- "summary": 2-4 предложения: что обсуждали и к чему пришли.\n'
 )
 
 _RU_TOPICS_FIXED = (
@@ -152,26 +161,20 @@ def minutes_messages(
     """
     ru = _russian(language)
     if ru:
-        what = "совещания" if part is None else "этой части совещания"
         rule = _RU_TOPICS_FIXED if sectioned else _RU_TOPICS_FREE
-        system = _RU_SYSTEM
+        system, overview = _RU_SYSTEM, _RU_OVERVIEW
     else:
-        what = "the meeting" if part is None else "this part of the meeting"
         rule = _EN_TOPICS_FIXED if sectioned else _EN_TOPICS_FREE
-        system = _EN_SYSTEM
+        system, overview = _EN_SYSTEM, _EN_OVERVIEW
+    # A part's own title and summary would repeat its topics: the reduce step writes the
+    # meeting's from the topics, and the map answer stays short.
     system = system.format(
         code=language,
-        what=what,
+        overview=overview if part is None else "",
         topics_rule=rule,
         owners=", ".join(owners),
         language=language_name(language),
     )
-    if part is not None:
-        # A part's own title and summary would repeat its topics: the reduce step writes the
-        # meeting's from the topics, and the map answer stays short.
-        system = "\n".join(
-            row for row in system.split("\n") if not row.startswith(('- "title"', '- "summary"'))
-        )
     lines = [line for group in groups for line in group]
     head: list[str] = []
     if part is not None and lines:
