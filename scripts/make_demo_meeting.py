@@ -30,8 +30,18 @@ def render(script: Path, out: Path, seed: int = 7) -> Path:
             voice = spec["voices"][speaker]
             wav = Path(tmp) / f"{index}.wav"
             subprocess.run(
-                ["espeak-ng", "-v", voice["voice"], "-p", str(voice["pitch"]),
-                 "-s", str(voice["speed"]), "-w", str(wav), text],
+                [
+                    "espeak-ng",
+                    "-v",
+                    voice["voice"],
+                    "-p",
+                    str(voice["pitch"]),
+                    "-s",
+                    str(voice["speed"]),
+                    "-w",
+                    str(wav),
+                    text,
+                ],
                 check=True,
             )
             with decode_audio(wav) as audio:

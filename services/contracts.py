@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION: Final = 1
 
 # Broker names: one place, so both sides declare the same topology.
 JOBS_EXCHANGE = "minuta.jobs"
@@ -24,6 +24,10 @@ JOBS_DEAD_QUEUE = "minuta.jobs.dead"
 EVENTS_EXCHANGE = "minuta.events"
 EVENTS_QUEUE = "minuta.events.api"
 RPC_QUEUE = "minuta.rpc"
+# Search: API → ML controller over RPC (an answer is needed now, or a clear "unavailable").
+SEARCH_RPC_QUEUE = "minuta.rpc.search"
+# Vector commands: API → ML controller, durable (a change must not be lost with no worker up).
+VECTORS_QUEUE = "minuta.vectors"
 
 
 def _now() -> datetime:
@@ -56,6 +60,8 @@ class ProcessMeetingJob(_Message):
     minutes_language: str | None = None
     speakers: SpeakerHintsMsg = Field(default_factory=SpeakerHintsMsg)
     attempt: int = 1
+    # When the meeting was uploaded: its date in search filters.
+    meeting_date: datetime | None = None
 
 
 class FailureKind(StrEnum):
@@ -115,3 +121,98 @@ def parse_event(body: bytes) -> JobProgress | JobCompleted | JobFailed:
         return EVENT_ADAPTER.validate_json(body)
     except ValueError as exc:
         raise UnknownContractError(f"not a v{CONTRACT_VERSION} job event: {exc}") from exc
+
+
+# Search (RPC). The tenant comes from the caller's API key, never from the request body.
+
+
+class SearchRequest(_Message):
+    kind: Literal["search"] = "search"
+    tenant_id: UUID
+    query: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(default=10, ge=1, le=100)
+    meeting_ids: list[UUID] | None = None
+    # Only passages of this speaker label ("S1"), or of this person (the API resolves a name).
+    speaker: str | None = Field(default=None, max_length=64)
+    person_id: UUID | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+class SearchHitMsg(BaseModel):
+    meeting_id: UUID
+    # Seconds into the recording; None for a passage of the minutes with no time.
+    start: float | None = None
+    end: float | None = None
+    speaker: str | None = None  # the label
+    text: str
+    score: float
+    kind: str = "transcript"  # or "minutes"
+
+
+class SearchReply(_Message):
+    kind: Literal["search_reply"] = "search_reply"
+    hits: list[SearchHitMsg] = Field(default_factory=list)
+
+
+# Vector commands (durable). Each is idempotent: applying one twice changes nothing more.
+
+
+class EnrollSpeaker(_Message):
+    """A person named this meeting's speaker: their voiceprint now belongs to that person."""
+
+    kind: Literal["enroll_speaker"] = "enroll_speaker"
+    tenant_id: UUID
+    meeting_id: UUID
+    label: str
+    person_id: UUID
+
+
+class MergePersons(_Message):
+    kind: Literal["merge_persons"] = "merge_persons"
+    tenant_id: UUID
+    source_id: UUID
+    target_id: UUID
+
+
+class DeletePerson(_Message):
+    """Deletes every voiceprint of the person."""
+
+    kind: Literal["delete_person"] = "delete_person"
+    tenant_id: UUID
+    person_id: UUID
+
+
+class DeleteMeetingVectors(_Message):
+    """Deletes the meeting's transcript chunks and voiceprints."""
+
+    kind: Literal["delete_meeting"] = "delete_meeting"
+    tenant_id: UUID
+    meeting_id: UUID
+
+
+VectorCommand = EnrollSpeaker | MergePersons | DeletePerson | DeleteMeetingVectors
+VECTOR_COMMAND_ADAPTER: TypeAdapter[VectorCommand] = TypeAdapter(
+    Annotated[VectorCommand, Field(discriminator="kind")]
+)
+
+
+def parse_search_request(body: bytes) -> SearchRequest:
+    try:
+        return SearchRequest.model_validate_json(body)
+    except ValueError as exc:
+        raise UnknownContractError(f"not a v{CONTRACT_VERSION} search request: {exc}") from exc
+
+
+def parse_search_reply(body: bytes) -> SearchReply:
+    try:
+        return SearchReply.model_validate_json(body)
+    except ValueError as exc:
+        raise UnknownContractError(f"not a v{CONTRACT_VERSION} search reply: {exc}") from exc
+
+
+def parse_vector_command(body: bytes) -> VectorCommand:
+    try:
+        return VECTOR_COMMAND_ADAPTER.validate_json(body)
+    except ValueError as exc:
+        raise UnknownContractError(f"not a v{CONTRACT_VERSION} vector command: {exc}") from exc

@@ -162,3 +162,32 @@ def assign_speakers(vectors: np.ndarray, active: np.ndarray, centroids: np.ndarr
         rest = np.setdiff1d(np.arange(len(rows)), r)
         result[w, rows[rest]] = np.argmax(sim[rest], axis=1)
     return result
+
+
+def speaker_embeddings(
+    vectors: np.ndarray,
+    seconds: np.ndarray,
+    assignment: np.ndarray,
+    n_speakers: int,
+    min_seconds: float,
+) -> np.ndarray:
+    """(speakers, dim) unit voice embedding of each global speaker, NaN rows for none.
+
+    The mean of the window embeddings `assign_speakers` gave that speaker, weighted by the
+    speech behind each: a centroid of the whole meeting, unlike the clustering's centroids,
+    which may leave out long recordings' surplus points. Embeddings from less than
+    `min_seconds` of speech are used only for a speaker who has nothing longer.
+    """
+    dim = vectors.shape[-1]
+    x = vectors.reshape(-1, dim).astype(np.float64)
+    w = seconds.reshape(-1).astype(np.float64)
+    owner = assignment.reshape(-1)
+    usable = np.isfinite(x).all(axis=1) & (w > 0) & (owner >= 0)
+    out = np.full((n_speakers, dim), np.nan, dtype=np.float32)
+    for speaker in range(n_speakers):
+        mine = usable & (owner == speaker)
+        long = mine & (w >= min_seconds)
+        chosen = long if long.any() else mine
+        if chosen.any():
+            out[speaker] = _mean(x[chosen], w[chosen])
+    return out

@@ -15,7 +15,12 @@ import numpy as np
 
 from ml_controller.audio.constants import SAMPLE_RATE
 from ml_controller.diarization.base import SpeakerHints
-from ml_controller.diarization.clustering import ClusteringParams, assign_speakers, find_centroids
+from ml_controller.diarization.clustering import (
+    ClusteringParams,
+    assign_speakers,
+    find_centroids,
+    speaker_embeddings,
+)
 from ml_controller.diarization.embedding import EMBEDDING_DIM, EmbeddingParams, SpeakerEmbedder
 from ml_controller.diarization.labels import to_diarization
 from ml_controller.diarization.reconstruct import frame_runs
@@ -180,7 +185,15 @@ class CpuDiarizer:
             (_frame_time(a), min(analysis.duration, _frame_time(b)), speaker)
             for a, b, speaker in runs
         ]
-        return to_diarization(tracks, fill_gap=p.fill_gap_seconds, min_duration=p.min_turn_seconds)
+        voices = speaker_embeddings(
+            vec, sec, assignment, len(centroids), p.clustering.min_embedding_seconds
+        )
+        return to_diarization(
+            tracks,
+            fill_gap=p.fill_gap_seconds,
+            min_duration=p.min_turn_seconds,
+            embeddings=dict(enumerate(voices)),
+        )
 
 
 def _frame_time(frame: int) -> float:

@@ -10,6 +10,7 @@ Nothing here goes to a model hub: the hub client is switched to offline mode bef
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,18 +78,50 @@ def hint_arguments(hints: SpeakerHints) -> dict[str, int]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+def _annotation(output: Any) -> Any:
+    if isinstance(output, tuple):  # 3.x with return_embeddings=True: (annotation, centroids)
+        output = output[0]
+    return getattr(output, "speaker_diarization", output)
+
+
 def annotation_tracks(output: Any) -> list[tuple[float, float, str]]:
     """(start, end, label) of a pipeline's result.
 
-    pyannote.audio 3.x returns a `pyannote.core.Annotation`; 4.x returns an object whose
-    `speaker_diarization` is that Annotation (overlaps kept; its `exclusive_speaker_diarization`
-    drops them, which is not what we want here).
+    pyannote.audio 3.x returns a `pyannote.core.Annotation` (with `return_embeddings=True`, an
+    (annotation, embeddings) pair); 4.x returns an object whose `speaker_diarization` is that
+    Annotation (overlaps kept; its `exclusive_speaker_diarization` drops them, which is not what
+    we want here).
     """
-    annotation = getattr(output, "speaker_diarization", output)
     return [
         (float(segment.start), float(segment.end), str(label))
-        for segment, _, label in annotation.itertracks(yield_label=True)
+        for segment, _, label in _annotation(output).itertracks(yield_label=True)
     ]
+
+
+def speaker_embeddings(output: Any) -> dict[str, np.ndarray]:
+    """Label -> the pipeline's own centroid embedding of that speaker, where it gives them.
+
+    Both 3.x (second item of the pair) and 4.x (`speaker_embeddings`) give a (speakers, dim)
+    array in the order of `annotation.labels()`; rows it pads with zeros are left to
+    `to_diarization`, which drops vectors without a direction.
+    """
+    if isinstance(output, tuple) and len(output) == 2:
+        vectors = output[1]
+    else:
+        vectors = getattr(output, "speaker_embeddings", None)
+    if vectors is None:
+        return {}
+    labels = [str(label) for label in _annotation(output).labels()]
+    rows = np.asarray(vectors, dtype=np.float64)
+    return {label: rows[i] for i, label in enumerate(labels) if i < len(rows)}
+
+
+def _asks_for_embeddings(pipeline: Any) -> bool:
+    """3.x pipelines return embeddings only when asked; 4.x always do, and warn at the flag."""
+    try:
+        return "return_embeddings" in inspect.signature(pipeline.apply).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 class PyannoteDiarizer:
@@ -123,7 +156,8 @@ class PyannoteDiarizer:
 
         # A writable copy: torch cannot wrap a read-only memory map without risking writes.
         waveform = torch.from_numpy(np.array(audio, dtype=np.float32)).unsqueeze(0)
+        extra = {"return_embeddings": True} if _asks_for_embeddings(self.pipeline) else {}
         output = self.pipeline(
-            {"waveform": waveform, "sample_rate": SAMPLE_RATE}, **hint_arguments(hints)
+            {"waveform": waveform, "sample_rate": SAMPLE_RATE}, **hint_arguments(hints), **extra
         )
-        return to_diarization(annotation_tracks(output))
+        return to_diarization(annotation_tracks(output), embeddings=speaker_embeddings(output))

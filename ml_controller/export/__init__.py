@@ -10,7 +10,8 @@ from ml_controller.types import MeetingResult
 
 
 def to_json(result: MeetingResult) -> str:
-    return result.model_dump_json(indent=2) + "\n"
+    # Voiceprints are biometric data for the vector store, not part of what a user downloads.
+    return result.model_dump_json(indent=2, exclude={"voiceprints"}) + "\n"
 
 
 FORMATS: dict[str, Callable[[MeetingResult], str]] = {

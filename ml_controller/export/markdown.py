@@ -66,8 +66,7 @@ def to_markdown(result: MeetingResult) -> str:
         for item in minutes.action_items:
             due = f" ({t['due']}: {item.due})" if item.due else ""
             out.append(
-                f"- [ ] **{who(item.owner)}**: {item.task}{due} "
-                f"[{clock(item.evidence.start)}]"
+                f"- [ ] **{who(item.owner)}**: {item.task}{due} [{clock(item.evidence.start)}]"
             )
     else:
         out.append(t["none"])

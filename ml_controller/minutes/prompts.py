@@ -49,8 +49,7 @@ _EN_SYSTEM = "\n".join(
         "You are the secretary of a meeting. Read the transcript and write the minutes as one "
         "JSON object with these fields:",
         '- "language": "{code}".',
-        "{overview}"
-        '- "topics": {topics_rule}',
+        '{overview}- "topics": {topics_rule}',
         '- "action_items": tasks a participant took on or was asked to do. "owner": the speaker '
         'who will do it, written exactly as in the transcript ({owners}). "task": what to do. '
         '"due": the deadline in the words of the transcript (for example "Friday") only if one '
@@ -86,8 +85,7 @@ _RU_SYSTEM = "\n".join(
         "Ты секретарь совещания. Прочитай стенограмму и составь протокол в виде одного "
         "JSON-объекта со следующими полями:",
         '- "language": "{code}".',
-        "{overview}"
-        '- "topics": {topics_rule}',
+        '{overview}- "topics": {topics_rule}',
         '- "action_items": задачи, которые участник взял на себя или которые ему поручили. '
         '"owner": кто будет выполнять, точно как в стенограмме ({owners}). "task": что '
         'сделать. "due": срок словами из стенограммы (например, "в пятницу"), только если его '

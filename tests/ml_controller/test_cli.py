@@ -52,8 +52,15 @@ def test_silence_gives_empty_minutes_not_invented_text(data_dir: Path) -> None:
 def test_srt_output_file_with_speakers_and_progress_bars(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "sample.srt"
     run = _minuta(
-        "process", str(data_dir / "audio/pyannote_sample/sample.wav"),
-        "-f", "srt", "-o", str(out), "--no-minutes", "--num-speakers", "2",
+        "process",
+        str(data_dir / "audio/pyannote_sample/sample.wav"),
+        "-f",
+        "srt",
+        "-o",
+        str(out),
+        "--no-minutes",
+        "--num-speakers",
+        "2",
     )
     assert run.returncode == 0, run.stderr
     for stage in ("decode", "speech detection", "transcription", "speakers", "topics", "minutes"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ml_controller.diarization.base import SpeakerHints
+from ml_controller.export import render
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 from ml_controller.types import MeetingResult
 
@@ -61,6 +62,17 @@ def test_timings_cover_every_stage(english: MeetingResult) -> None:
         "topics",
         "minutes",
     }
+
+
+def test_every_speaker_has_a_unit_voiceprint_that_exports_leave_out(
+    english: MeetingResult,
+) -> None:
+    # Voiceprints come under the transcript's renumbered labels, for exactly its speakers.
+    assert set(english.voiceprints) == {s.id for s in english.speakers}
+    for vector in english.voiceprints.values():
+        assert len(vector) == 256
+        assert abs(sum(x * x for x in vector) - 1.0) < 1e-4
+    assert "voiceprints" not in render(english, "json")
 
 
 def test_speaker_count_hint_is_obeyed(pipeline: MeetingPipeline, data_dir: Path) -> None:

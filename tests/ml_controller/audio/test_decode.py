@@ -44,8 +44,24 @@ def test_m4a_webm_and_mp4_video_decode_like_the_source(data_dir: Path, tmp_path:
     webm = _ffmpeg(src, tmp_path / "jfk.webm", "-c:a", "libopus")
     mp4 = tmp_path / "jfk.mp4"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=blue:s=64x64:d=11",
-         "-i", str(src), "-shortest", "-c:v", "mpeg4", "-c:a", "aac", str(mp4)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=blue:s=64x64:d=11",
+            "-i",
+            str(src),
+            "-shortest",
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "aac",
+            str(mp4),
+        ],
         check=True,
     )
     for path in (m4a, webm, mp4):
@@ -81,8 +97,19 @@ def test_missing_empty_folder_and_text_files_are_explained(tmp_path: Path) -> No
 def test_video_without_audio_track_is_explained(tmp_path: Path) -> None:
     video = tmp_path / "silent.mp4"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=32x32:d=2",
-         "-c:v", "mpeg4", str(video)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=32x32:d=2",
+            "-c:v",
+            "mpeg4",
+            str(video),
+        ],
         check=True,
     )
     with pytest.raises(AudioInputError, match="no audio track"):

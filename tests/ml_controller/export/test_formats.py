@@ -60,3 +60,14 @@ def test_markdown_is_in_the_minutes_language_with_names() -> None:
     assert "## Решения" in md and "- Релиз в понедельник" in md
     assert "**S2**: Написать гайд [1:01:01]" in md
     assert "**[00:00] Анна:**" in md
+
+
+def test_no_export_prints_the_voiceprints() -> None:
+    voiced = _result().model_copy(
+        update={"voiceprints": {"S1": [0.123456789, -0.987654321], "S2": [0.5, 0.5]}}
+    )
+    for fmt in ("json", "md", "srt", "vtt"):
+        text = render(voiced, fmt)
+        assert "0.123456789" not in text and "voiceprints" not in text, fmt
+    # The JSON still reads back as the result, only without them.
+    assert MeetingResult.model_validate(json.loads(render(voiced, "json"))) == _result()

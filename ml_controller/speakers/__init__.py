@@ -1,0 +1,1 @@
+"""Speakers across meetings: voiceprints and naming a meeting's speakers from enrolled voices."""

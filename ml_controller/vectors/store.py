@@ -1,0 +1,358 @@
+"""Tenant-scoped storage of transcript chunks (search by meaning) and voiceprints (naming).
+
+Every read, write and delete carries a tenant_id condition; there is no call without one.
+Point ids are uuid5 of tenant / meeting / chunk number (or voice label), so indexing a meeting
+again overwrites its points, and the leftovers of a longer earlier version are deleted after.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ml_controller.types import MeetingResult
+from ml_controller.vectors.backend import Backend, Cond, StoredPoint, Where, eq
+from ml_controller.vectors.chunks import DEFAULT_CHUNKS, ChunkParams, meeting_chunks
+from ml_controller.vectors.models import IndexStats, SearchHit, SearchQuery
+from ml_controller.vectors.schema import (
+    CHUNK_INDEXES,
+    VOICE_INDEXES,
+    Collections,
+    ensure_collection,
+    migrate,
+)
+from ml_controller.vectors.settings import VectorSettings
+
+if TYPE_CHECKING:
+    from ml_controller.speakers.naming import EnrolledVoice
+    from ml_controller.text_embedding import TextEmbedder
+
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "minuta:vectors")
+
+
+def point_id(tenant_id: str, meeting_id: str, kind: str, key: str | int) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{tenant_id}/{meeting_id}/{kind}/{key}"))
+
+
+def _timestamp(moment: datetime) -> float:
+    # A naive datetime is taken as UTC, the way the API stores meeting times.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _tenant(tenant_id: str) -> Cond:
+    if not tenant_id:
+        raise ValueError("tenant_id is required")
+    return eq("tenant_id", tenant_id)
+
+
+def open_backend(settings: VectorSettings) -> Backend:
+    from ml_controller.vectors.client_backend import ClientBackend
+
+    mode = settings.mode
+    if mode == "server":
+        assert settings.qdrant_url is not None
+        return ClientBackend.server(
+            settings.qdrant_url, settings.qdrant_api_key, settings.qdrant_timeout
+        )
+    if mode == "memory":
+        return ClientBackend.embedded(None)
+    if mode == "local":
+        return ClientBackend.embedded(settings.resolved_path / "local")
+    from ml_controller.vectors.edge_backend import EdgeBackend
+
+    return EdgeBackend(settings.resolved_path / "edge")
+
+
+class VectorStore:
+    """One per process; a lock makes it safe for a worker's threads."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        prefix: str = "minuta_",
+        embedder: TextEmbedder | None = None,
+        chunk_params: ChunkParams = DEFAULT_CHUNKS,
+    ) -> None:
+        self.backend = backend
+        self.names = Collections(prefix)
+        self.chunk_params = chunk_params
+        self._embedder = embedder
+        self._lock = threading.RLock()
+        self._schema_ready = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: VectorSettings | None = None, embedder: TextEmbedder | None = None
+    ) -> VectorStore:
+        settings = settings or VectorSettings()
+        return cls(
+            open_backend(settings), prefix=settings.qdrant_collection_prefix, embedder=embedder
+        )
+
+    @property
+    def embedder(self) -> TextEmbedder:
+        # Built on first use: a process that only deletes or names speakers never loads it.
+        with self._lock:
+            if self._embedder is None:
+                from ml_controller.text_embedding import TextEmbedder
+
+                self._embedder = TextEmbedder.from_settings()
+            return self._embedder
+
+    def ensure_schema(self) -> None:
+        """Migrate to the current schema and create the chunk collection (dim from the model)."""
+        with self._lock:
+            migrate(self.backend, self.names)
+            if self._embedder is not None:
+                ensure_collection(
+                    self.backend, self.names.chunks, self._embedder.dim, CHUNK_INDEXES
+                )
+            self._schema_ready = True
+
+    def _ready(self) -> None:
+        if not self._schema_ready:
+            self.ensure_schema()
+
+    def close(self) -> None:
+        with self._lock:
+            self.backend.close()
+
+    # ---- transcript chunks -------------------------------------------------------------------
+
+    def index_meeting(
+        self,
+        tenant_id: str,
+        meeting_id: str,
+        result: MeetingResult,
+        meeting_date: datetime | None = None,
+    ) -> IndexStats:
+        """Embed and store a meeting's chunks and minutes, replacing what it had before."""
+        began = time.perf_counter()
+        tenant = _tenant(tenant_id)
+        chunks = meeting_chunks(result, self.chunk_params)
+        vectors = self.embedder.embed_passages([c.text for c in chunks])
+        common: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "meeting_id": meeting_id,
+            "language": result.audio.language,
+            "meeting_ts": _timestamp(meeting_date) if meeting_date else None,
+            "meeting_date": meeting_date.isoformat() if meeting_date else None,
+        }
+        points = [
+            StoredPoint(
+                point_id(tenant_id, meeting_id, "chunk", c.index),
+                {
+                    **common,
+                    "chunk_index": c.index,
+                    "kind": c.kind,
+                    "text": c.text,
+                    "start": c.start,
+                    "end": c.end,
+                    "speaker": c.speaker,
+                    "speakers": c.speakers,
+                    "speaker_name": c.speaker_name,
+                    "person_id": c.person_id,
+                },
+                vector.tolist(),
+            )
+            for c, vector in zip(chunks, vectors, strict=True)
+        ]
+        with self._lock:
+            self._ready()
+            ensure_collection(self.backend, self.names.chunks, vectors.shape[1], CHUNK_INDEXES)
+            self.backend.upsert(self.names.chunks, points)
+            # Chunks past the new count are left from a longer earlier version of this meeting.
+            stale = Where(
+                must=(tenant, eq("meeting_id", meeting_id), Cond("chunk_index", gte=len(chunks)))
+            )
+            self.backend.delete(self.names.chunks, stale)
+        minutes = sum(1 for c in chunks if c.kind == "minutes")
+        return IndexStats(
+            meeting_id=meeting_id,
+            transcript_chunks=len(chunks) - minutes,
+            minutes_points=minutes,
+            seconds=time.perf_counter() - began,
+        )
+
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        must = [_tenant(query.tenant_id)]
+        if query.meeting_ids is not None:
+            if not query.meeting_ids:
+                return []
+            must.append(Cond("meeting_id", any_of=tuple(query.meeting_ids)))
+        if query.speaker:
+            must.append(eq("speakers", query.speaker))
+        if query.person_id:
+            must.append(eq("person_id", query.person_id))
+        if query.kinds:
+            must.append(Cond("kind", any_of=tuple(query.kinds)))
+        if query.date_from or query.date_to:
+            must.append(
+                Cond(
+                    "meeting_ts",
+                    gte=_timestamp(query.date_from) if query.date_from else None,
+                    lte=_timestamp(query.date_to) if query.date_to else None,
+                )
+            )
+        if not query.text.strip() or query.limit <= 0:
+            return []
+        vector = self.embedder.embed_queries([query.text])[0].tolist()
+        with self._lock:
+            self._ready()
+            if self.backend.collection_dim(self.names.chunks) is None:
+                return []
+            found = self.backend.search(
+                self.names.chunks, vector, Where(must=tuple(must)), query.limit
+            )
+        return [_hit(p.payload, p.score) for p in found]
+
+    # ---- voiceprints -------------------------------------------------------------------------
+
+    def add_voiceprints(
+        self,
+        tenant_id: str,
+        meeting_id: str,
+        voices: dict[str, list[float]],
+        persons: dict[str, str | None],
+    ) -> None:
+        """Store a meeting's voiceprints (label -> vector) with the person each was named as."""
+        tenant = _tenant(tenant_id)
+        points = [
+            StoredPoint(
+                point_id(tenant_id, meeting_id, "voice", label),
+                {
+                    "tenant_id": tenant_id,
+                    "meeting_id": meeting_id,
+                    "label": label,
+                    "person_id": persons.get(label),
+                },
+                [float(x) for x in vector],
+            )
+            for label, vector in voices.items()
+        ]
+        with self._lock:
+            self._ready()
+            if points:
+                dim = len(points[0].vector or [])
+                ensure_collection(self.backend, self.names.voiceprints, dim, VOICE_INDEXES)
+                self.backend.upsert(self.names.voiceprints, points)
+            if self.backend.collection_dim(self.names.voiceprints) is None:
+                return
+            # Labels of an earlier run of this meeting that the new run no longer has.
+            gone = Where(
+                must=(tenant, eq("meeting_id", meeting_id)),
+                must_not=(Cond("label", any_of=tuple(voices)),) if voices else (),
+            )
+            self.backend.delete(self.names.voiceprints, gone)
+
+    def enrolled_voices(self, tenant_id: str) -> list[EnrolledVoice]:
+        from ml_controller.speakers.naming import EnrolledVoice
+
+        where = Where(must=(_tenant(tenant_id),), must_not=(Cond("person_id", is_empty=True),))
+        with self._lock:
+            self._ready()
+            if self.backend.collection_dim(self.names.voiceprints) is None:
+                return []
+            stored = self.backend.scroll(self.names.voiceprints, where, with_vectors=True)
+        return [
+            EnrolledVoice(
+                person_id=str(p.payload["person_id"]),
+                vector=np.asarray(p.vector, dtype=np.float32),
+            )
+            for p in stored
+        ]
+
+    def enroll(self, tenant_id: str, meeting_id: str, label: str, person_id: str) -> bool:
+        """Name a meeting's speaker: its voiceprint and its chunks get the person id."""
+        where = Where(must=(_tenant(tenant_id), eq("meeting_id", meeting_id), eq("label", label)))
+        with self._lock:
+            self._ready()
+            if self.backend.collection_dim(self.names.voiceprints) is None:
+                return False
+            if self.backend.count(self.names.voiceprints, where) == 0:
+                return False
+            self.backend.set_payload(self.names.voiceprints, where, {"person_id": person_id})
+            self._set_chunk_person(
+                Where(
+                    must=(_tenant(tenant_id), eq("meeting_id", meeting_id), eq("speaker", label))
+                ),
+                person_id,
+            )
+        return True
+
+    def merge_persons(self, tenant_id: str, source_id: str, target_id: str) -> int:
+        """Move every voiceprint (and chunk) of source to target; returns voiceprints moved."""
+        if source_id == target_id:
+            return 0
+        where = Where(must=(_tenant(tenant_id), eq("person_id", source_id)))
+        with self._lock:
+            self._ready()
+            self._set_chunk_person(where, target_id)
+            if self.backend.collection_dim(self.names.voiceprints) is None:
+                return 0
+            moved = self.backend.count(self.names.voiceprints, where)
+            if moved:
+                self.backend.set_payload(self.names.voiceprints, where, {"person_id": target_id})
+        return moved
+
+    def delete_person(self, tenant_id: str, person_id: str) -> int:
+        """Forget a person's voice: their voiceprints go, chunks keep the text but lose the id."""
+        where = Where(must=(_tenant(tenant_id), eq("person_id", person_id)))
+        with self._lock:
+            self._ready()
+            self._set_chunk_person(where, None)
+            if self.backend.collection_dim(self.names.voiceprints) is None:
+                return 0
+            deleted = self.backend.count(self.names.voiceprints, where)
+            if deleted:
+                self.backend.delete(self.names.voiceprints, where)
+        return deleted
+
+    def delete_meeting(self, tenant_id: str, meeting_id: str) -> None:
+        where = Where(must=(_tenant(tenant_id), eq("meeting_id", meeting_id)))
+        with self._lock:
+            self._ready()
+            for name in (self.names.chunks, self.names.voiceprints):
+                if self.backend.collection_dim(name) is not None:
+                    self.backend.delete(name, where)
+
+    def count_points(self, tenant_id: str, meeting_id: str | None = None) -> dict[str, int]:
+        """Points per collection for a tenant (and meeting): for tests, metrics and checks."""
+        must = [_tenant(tenant_id)] + ([eq("meeting_id", meeting_id)] if meeting_id else [])
+        with self._lock:
+            return {
+                kind: self.backend.count(name, Where(must=tuple(must)))
+                if self.backend.collection_dim(name) is not None
+                else 0
+                for kind, name in (
+                    ("chunks", self.names.chunks),
+                    ("voiceprints", self.names.voiceprints),
+                )
+            }
+
+    def _set_chunk_person(self, where: Where, person_id: str | None) -> None:
+        if self.backend.collection_dim(self.names.chunks) is not None:
+            self.backend.set_payload(self.names.chunks, where, {"person_id": person_id})
+
+
+def _hit(payload: dict[str, Any], score: float) -> SearchHit:
+    date = payload.get("meeting_date")
+    return SearchHit(
+        meeting_id=str(payload["meeting_id"]),
+        start=payload.get("start"),
+        end=payload.get("end"),
+        speaker=payload.get("speaker"),
+        text=str(payload.get("text", "")),
+        score=score,
+        kind=payload.get("kind", "transcript"),
+        speaker_name=payload.get("speaker_name"),
+        person_id=payload.get("person_id"),
+        speakers=list(payload.get("speakers") or []),
+        meeting_date=datetime.fromisoformat(date) if date else None,
+    )

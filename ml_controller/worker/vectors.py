@@ -1,0 +1,132 @@
+"""What the worker does with the vector store: name a finished meeting's speakers by voice and
+index it, answer search calls, and apply the API's vector commands.
+
+Everything here is blocking (embedding, Qdrant) and runs in a worker thread. The store is one
+per process and locks itself; every call carries the tenant of the job, request or command.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml_controller.speakers.naming import DEFAULT_NAMING, NamingParams, name_speakers
+from ml_controller.types import MeetingResult
+from ml_controller.vectors import SearchQuery, VectorStore
+from services.contracts import (
+    DeleteMeetingVectors,
+    DeletePerson,
+    EnrollSpeaker,
+    MergePersons,
+    ProcessMeetingJob,
+    SearchHitMsg,
+    SearchReply,
+    VectorCommand,
+    parse_search_request,
+)
+
+log = logging.getLogger(__name__)
+
+
+class VectorStepError(RuntimeError):
+    """Naming or indexing a finished meeting failed (the vector store is unreachable)."""
+
+
+@dataclass(frozen=True)
+class NamedMeeting:
+    result: MeetingResult  # person ids set on recognised speakers; no voiceprints
+    named: int
+    indexed_points: int
+
+
+class MeetingVectors:
+    def __init__(self, store: VectorStore, naming: NamingParams = DEFAULT_NAMING) -> None:
+        self.store = store
+        self.naming = naming
+
+    def name_and_index(self, job: ProcessMeetingJob, result: MeetingResult) -> NamedMeeting:
+        """Recognise enrolled persons among the speakers, keep this meeting's voiceprints for
+        later naming, and index its passages for search. Returns the result to publish."""
+        tenant, meeting = str(job.tenant_id), str(job.meeting_id)
+        try:
+            voices = {
+                label: np.asarray(vector, dtype=np.float32)
+                for label, vector in result.voiceprints.items()
+            }
+            matches = name_speakers(voices, self.store.enrolled_voices(tenant), self.naming)
+            persons = {m.label: m.person_id for m in matches if m.person_id is not None}
+            speakers = [
+                s.model_copy(update={"person_id": persons.get(s.id)}) for s in result.speakers
+            ]
+            named = result.model_copy(update={"speakers": speakers, "voiceprints": {}})
+            # Stored unassigned: only a person's own naming (an enroll command) makes a voice
+            # theirs, so a wrong automatic match never reinforces itself.
+            self.store.add_voiceprints(
+                tenant, meeting, result.voiceprints, dict.fromkeys(result.voiceprints)
+            )
+            stats = self.store.index_meeting(tenant, meeting, named, job.meeting_date)
+        except Exception as exc:
+            raise VectorStepError(f"naming or indexing the meeting failed: {exc}") from exc
+        log.info(
+            "meeting %s: %d of %d speakers recognised, %d passages indexed in %.2f s",
+            meeting,
+            len(persons),
+            len(result.speakers),
+            stats.points,
+            stats.seconds,
+        )
+        return NamedMeeting(named, len(persons), stats.points)
+
+    def search(self, body: bytes) -> bytes:
+        """The search RPC: a SearchRequest in, a SearchReply out (JSON bytes)."""
+        request = parse_search_request(body)
+        hits = self.store.search(
+            SearchQuery(
+                tenant_id=str(request.tenant_id),
+                text=request.query,
+                limit=request.limit,
+                meeting_ids=[str(m) for m in request.meeting_ids]
+                if request.meeting_ids is not None
+                else None,
+                speaker=request.speaker,
+                person_id=str(request.person_id) if request.person_id else None,
+                date_from=request.date_from,
+                date_to=request.date_to,
+            )
+        )
+        reply = SearchReply(
+            hits=[
+                SearchHitMsg(
+                    meeting_id=uuid.UUID(hit.meeting_id),
+                    start=hit.start,
+                    end=hit.end,
+                    speaker=hit.speaker,
+                    text=hit.text,
+                    score=hit.score,
+                    kind=hit.kind,
+                )
+                for hit in hits
+            ]
+        )
+        return reply.model_dump_json().encode()
+
+    def apply(self, command: VectorCommand) -> None:
+        """Apply one command; applying it again changes nothing more."""
+        tenant = str(command.tenant_id)
+        if isinstance(command, EnrollSpeaker):
+            if not self.store.enroll(
+                tenant, str(command.meeting_id), command.label, str(command.person_id)
+            ):
+                log.warning(
+                    "no voiceprint of %s in meeting %s to enroll", command.label, command.meeting_id
+                )
+        elif isinstance(command, MergePersons):
+            self.store.merge_persons(tenant, str(command.source_id), str(command.target_id))
+        elif isinstance(command, DeletePerson):
+            self.store.delete_person(tenant, str(command.person_id))
+        elif isinstance(command, DeleteMeetingVectors):
+            self.store.delete_meeting(tenant, str(command.meeting_id))
+        log.info("applied %s for tenant %s", command.kind, tenant)

@@ -1,0 +1,152 @@
+"""The FastAPI application factory and its background tasks (outbox relay, event consumer)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from services.api.context import ApiContext
+from services.api.db.engine import create_engine, create_sessionmaker
+from services.api.db.migrate import upgrade_database_async
+from services.api.events import EventApplier, MeetingNotifier
+from services.api.outbox import OutboxRelay
+from services.api.routes import files, health, meetings, persons, search, webhooks
+from services.api.settings import ApiSettings
+from services.api.sniff import NotAudioError
+from services.api.storage.base import Storage, StorageError
+from services.api.storage.factory import build_storage
+from services.api.storage.local import LocalStorage
+from services.api.upload import UploadError
+from services.api.webhooks import WebhookDispatcher
+from services.messaging.base import Broker, BrokerUnavailableError
+from services.telemetry.sentry import init_sentry
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.0.0"
+
+
+def _default_broker(settings: ApiSettings) -> Broker:
+    from services.messaging.factory import make_broker
+    from services.messaging.settings import BrokerSettings
+
+    return make_broker(BrokerSettings(broker_url=settings.broker_url))
+
+
+async def consume_events_forever(ctx: ApiContext, max_delay: float = 30.0) -> None:
+    """Connect (retrying while the broker is down) and start consuming job events."""
+    delay = 1.0
+    while True:
+        try:
+            await ctx.broker.connect()
+            await ctx.broker.consume_events(ctx.applier)
+            log.info("consuming job events")
+            return
+        except BrokerUnavailableError as exc:
+            log.warning("broker unavailable (%s); retrying in %.0f s", exc, delay)
+        except Exception:
+            # Whatever it was, events would pile up unread: keep trying rather than give up.
+            log.exception("cannot consume job events; retrying in %.0f s", delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    broker: Broker | None = None,
+    storage: Storage | None = None,
+    background: bool = True,
+) -> FastAPI:
+    """The API. `broker`/`storage` default to what the settings ask for; an injected broker is
+    not closed by the app (give the API its own instance: the app stops its consumers).
+    `background=False` starts neither the outbox relay nor the event consumer (tests drive
+    `app.state.ctx.relay` and `app.state.ctx.applier` themselves)."""
+    settings = settings or ApiSettings()
+    # Before the app exists, so the SDK's FastAPI integration instruments it.
+    init_sentry("api", settings.sentry_dsn)
+    database_url = settings.resolved_database_url
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    storage = storage or build_storage(settings)
+    owns_broker = broker is None
+    broker = broker if broker is not None else _default_broker(settings)
+    notifier = MeetingNotifier()
+    dispatcher = WebhookDispatcher(sessionmaker, settings)
+    ctx = ApiContext(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        storage=storage,
+        broker=broker,
+        relay=OutboxRelay(sessionmaker, broker, storage, settings),
+        applier=EventApplier(sessionmaker, notifier=notifier, webhooks=dispatcher),
+        webhooks=dispatcher,
+        notifier=notifier,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_startup:
+            await upgrade_database_async(database_url)
+        await ctx.storage.ensure_ready()
+        tasks: list[asyncio.Task[None]] = []
+        if background:
+            tasks.append(asyncio.create_task(consume_events_forever(ctx), name="events"))
+            tasks.append(asyncio.create_task(ctx.relay.run(), name="outbox-relay"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if background:
+                with contextlib.suppress(Exception):
+                    await ctx.broker.stop_consuming(drain_timeout=5.0)
+            await ctx.webhooks.close()
+            if owns_broker:
+                await ctx.broker.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Minuta API",
+        version=API_VERSION,
+        summary="Meeting recordings in, minutes out.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.include_router(meetings.router)
+    app.include_router(persons.router)
+    app.include_router(search.router)
+    app.include_router(webhooks.router)
+    app.include_router(health.router)
+    if isinstance(storage, LocalStorage):
+        app.include_router(files.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UploadError)
+    async def _upload_error(_request: Request, exc: UploadError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(NotAudioError)
+    async def _not_audio(_request: Request, exc: NotAudioError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+        )
+
+    @app.exception_handler(StorageError)
+    async def _storage_error(_request: Request, exc: StorageError) -> JSONResponse:
+        log.error("storage error: %s", exc)
+        return JSONResponse(
+            {"detail": "The recording store is unavailable right now; try again shortly."},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )

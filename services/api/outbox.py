@@ -1,0 +1,179 @@
+"""The outbox relay: jobs written with their meeting are published, and only then marked sent.
+
+Vector commands (a speaker named, persons merged or deleted, a meeting deleted) go the same way
+from their own table, strictly in the order they were written: the first one the broker refuses
+holds back the ones after it.
+
+A broker outage leaves rows pending (retried with backoff), so jobs are delayed, never lost. A
+crash between the broker's confirm and the commit re-publishes one job: the worker side is
+idempotent by job id. Several API processes can relay at once: on PostgreSQL each row is taken
+with FOR UPDATE SKIP LOCKED, one row per transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.api.db.models import Meeting, OutboxJob, OutboxVectorCommand, utcnow
+from services.api.settings import ApiSettings
+from services.api.storage.base import Storage
+from services.contracts import (
+    VECTOR_COMMAND_ADAPTER,
+    ProcessMeetingJob,
+    SpeakerHintsMsg,
+    VectorCommand,
+)
+from services.messaging.base import Broker, BrokerUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+def add_vector_command(session: AsyncSession, command: VectorCommand) -> None:
+    """Queue a vector command in the caller's transaction (published after its commit)."""
+    session.add(
+        OutboxVectorCommand(
+            tenant_id=command.tenant_id,
+            kind=command.kind,
+            body=command.model_dump(mode="json"),
+        )
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        broker: Broker,
+        storage: Storage,
+        settings: ApiSettings,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._broker = broker
+        self._storage = storage
+        self._settings = settings
+        self._wakeup = asyncio.Event()
+        # None until the first publish; then whether the last publish was confirmed.
+        self.broker_ok: bool | None = None
+        self.last_error: str | None = None
+
+    def wake(self) -> None:
+        """A new row was committed: publish now rather than at the next poll."""
+        self._wakeup.set()
+
+    def _retry_delay(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self._settings.outbox_retry_max_seconds, 0.5 * 2**attempts))
+
+    async def _job(self, row: OutboxJob, meeting: Meeting) -> ProcessMeetingJob:
+        # Presigned now, not at upload: a row may wait out a long broker outage.
+        url = await self._storage.presigned_get_url(
+            meeting.audio_key, expires_in=self._settings.presign_ttl_seconds
+        )
+        return ProcessMeetingJob(
+            job_id=row.job_id,
+            meeting_id=meeting.id,
+            tenant_id=meeting.tenant_id,
+            audio_url=url,
+            audio_filename=meeting.audio_filename,
+            language=meeting.language,
+            minutes_language=meeting.minutes_language,
+            speakers=SpeakerHintsMsg(
+                num_speakers=meeting.num_speakers,
+                min_speakers=meeting.min_speakers,
+                max_speakers=meeting.max_speakers,
+            ),
+            meeting_date=meeting.created_at,
+        )
+
+    async def publish_one(self) -> bool | None:
+        """Publish the oldest due row. True: sent; False: the broker refused it; None: no row."""
+        async with self._sessionmaker() as session, session.begin():
+            now = utcnow()
+            picked = (
+                await session.execute(
+                    select(OutboxJob, Meeting)
+                    .join(Meeting, Meeting.id == OutboxJob.meeting_id)
+                    .where(OutboxJob.sent_at.is_(None), OutboxJob.next_attempt_at <= now)
+                    .order_by(OutboxJob.id)
+                    .limit(1)
+                    # SQLite has no row locks (and ignores this): its writers are serialised.
+                    .with_for_update(skip_locked=True, of=OutboxJob)
+                )
+            ).first()
+            if picked is None:
+                return None
+            row, meeting = picked
+            row.attempts += 1
+            try:
+                await self._broker.publish_job(await self._job(row, meeting))
+            except Exception as exc:
+                # Kept pending whatever went wrong; only a confirm marks a row sent.
+                if not isinstance(exc, BrokerUnavailableError):
+                    log.exception("publishing job %s failed", row.job_id)
+                row.last_error = f"{type(exc).__name__}: {exc}"
+                row.next_attempt_at = utcnow() + self._retry_delay(row.attempts)
+                self.broker_ok, self.last_error = False, row.last_error
+                return False
+            row.sent_at = utcnow()
+            row.last_error = None
+            self.broker_ok, self.last_error = True, None
+            return True
+
+    async def publish_vector_one(self) -> bool | None:
+        """Publish the oldest unsent vector command once it is due; as `publish_one`."""
+        async with self._sessionmaker() as session, session.begin():
+            row = (
+                await session.scalars(
+                    select(OutboxVectorCommand)
+                    .where(OutboxVectorCommand.sent_at.is_(None))
+                    .order_by(OutboxVectorCommand.id)
+                    .limit(1)
+                    # Waits (no SKIP LOCKED) for another relay holding the head row: skipping
+                    # it would publish the next command before this one.
+                    .with_for_update()
+                )
+            ).first()
+            if row is None or row.next_attempt_at > utcnow():
+                return None
+            row.attempts += 1
+            try:
+                command = VECTOR_COMMAND_ADAPTER.validate_python(row.body)
+                await self._broker.publish_vector_command(command)
+            except Exception as exc:
+                if not isinstance(exc, BrokerUnavailableError):
+                    log.exception("publishing vector command %s failed", row.id)
+                row.last_error = f"{type(exc).__name__}: {exc}"
+                row.next_attempt_at = utcnow() + self._retry_delay(row.attempts)
+                self.broker_ok, self.last_error = False, row.last_error
+                return False
+            row.sent_at = utcnow()
+            row.last_error = None
+            self.broker_ok, self.last_error = True, None
+            return True
+
+    async def relay_once(self) -> int:
+        """Publish every due row (jobs, then vector commands), stopping each kind at its first
+        refusal; returns how many were sent."""
+        sent = 0
+        while await self.publish_one() is True:
+            sent += 1
+        while await self.publish_vector_one() is True:
+            sent += 1
+        return sent
+
+    async def run(self) -> None:
+        """Relay until cancelled (a background task of the API process)."""
+        while True:
+            try:
+                await self.relay_once()
+            except Exception:
+                # The database may be briefly unavailable; the rows wait in it.
+                log.exception("outbox relay round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._settings.outbox_poll_seconds)
+            self._wakeup.clear()

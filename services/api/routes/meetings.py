@@ -1,0 +1,364 @@
+"""`/v1/meetings`: upload, list, read, export, edit, delete, and live progress."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.sse import EventSourceResponse
+from pydantic import ValidationError
+
+from services.api.db.models import Meeting, MeetingStatus, OutboxJob
+from services.api.deps import NOT_FOUND, ContextDep, MeetingDep, SessionDep, TenantDep
+from services.api.exports import export
+from services.api.meetings import (
+    audio_key,
+    get_meeting,
+    list_meetings,
+    meeting_out,
+    to_event,
+    to_out,
+    to_summary,
+)
+from services.api.outbox import add_vector_command
+from services.api.persons import find_or_create_person, set_speaker
+from services.api.schemas import (
+    ErrorOut,
+    ExportFormat,
+    MeetingEventOut,
+    MeetingOut,
+    MeetingPage,
+    MeetingPatch,
+    MeetingUploadFields,
+    SpeakerOut,
+    SpeakerRename,
+)
+from services.api.sniff import SNIFF_BYTES, SUPPORTED_DESCRIPTION, sniff
+from services.api.storage.base import StorageError
+from services.api.upload import MultipartReader, UploadError, peek, too_large
+from services.contracts import DeleteMeetingVectors, EnrollSpeaker
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/meetings", tags=["meetings"])
+
+# Room for the form fields and multipart framing around the file itself.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing, invalid or revoked API key."},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such meeting for this tenant."},
+}
+
+
+def _upload_body_schema() -> dict[str, Any]:
+    fields = MeetingUploadFields.model_json_schema()
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": f"The recording: {SUPPORTED_DESCRIPTION}. Its type "
+                            "is read from its content.",
+                        },
+                        **fields["properties"],
+                    },
+                }
+            }
+        },
+    }
+
+
+def _fields_or_422(raw: dict[str, str]) -> MeetingUploadFields:
+    try:
+        return MeetingUploadFields.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False)
+        for error in errors:
+            error["loc"] = ("body", *error["loc"])
+        raise RequestValidationError(errors) from exc
+
+
+def _not_completed(meeting: Meeting, what: str) -> HTTPException:
+    if meeting.status == MeetingStatus.failed:
+        detail = f"Processing this meeting failed ({meeting.error}); there is no {what}."
+    else:
+        detail = (
+            f"The meeting is still being processed (status: {meeting.status}); "
+            f"its {what} is available once it is completed."
+        )
+    return HTTPException(status.HTTP_409_CONFLICT, detail)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Upload a recording to be processed",
+    openapi_extra={"requestBody": _upload_body_schema()},
+    responses={
+        400: {"model": ErrorOut, "description": "The form is malformed or has no file."},
+        **_AUTH_ERRORS,
+        413: {"model": ErrorOut, "description": "The recording exceeds the size limit."},
+        415: {"model": ErrorOut, "description": "The file is not a recording we can read."},
+        503: {"model": ErrorOut, "description": "The recording store is unavailable."},
+    },
+)
+async def create_meeting(
+    request: Request, ctx: ContextDep, session: SessionDep, tenant: TenantDep
+) -> MeetingOut:
+    """The recording is streamed to storage as it arrives; the job is queued with the meeting
+    (an outbox row in the same transaction), so it runs even if the broker is down right now."""
+    limit = ctx.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+        raise too_large(limit)
+    reader = MultipartReader(
+        request.stream(), request.headers.get("content-type", ""), max_file_bytes=limit
+    )
+    if await reader.next_file() is None:
+        raise UploadError("The form has no 'file' field with the recording.")
+    assert reader.file is not None
+    _fields_or_422(reader.fields)  # fields sent before the file: fail before storing anything
+    head, chunks = await peek(reader.file_chunks(), SNIFF_BYTES)
+    sniffed = sniff(head)
+
+    meeting_id = uuid.uuid4()
+    key = audio_key(tenant.id, meeting_id)
+    size = await ctx.storage.upload(key, chunks, content_type=sniffed.content_type)
+    try:
+        fields = _fields_or_422(reader.fields)
+        meeting = Meeting(
+            id=meeting_id,
+            tenant_id=tenant.id,
+            job_id=uuid.uuid4(),
+            status=MeetingStatus.queued.value,
+            title=fields.title,
+            language=fields.language,
+            minutes_language=fields.minutes_language,
+            num_speakers=fields.num_speakers,
+            min_speakers=fields.min_speakers,
+            max_speakers=fields.max_speakers,
+            audio_key=key,
+            audio_filename=(reader.file.filename or "recording")[:255],
+            audio_size=size,
+            audio_content_type=sniffed.content_type,
+            progress={},
+            speaker_names={},
+        )
+        session.add(meeting)
+        session.add(OutboxJob(job_id=meeting.job_id, meeting_id=meeting.id, tenant_id=tenant.id))
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        try:
+            await ctx.storage.delete(key)
+        except StorageError:
+            log.warning("could not remove the orphaned recording %s", key)
+        raise
+    ctx.relay.wake()
+    return to_out(meeting)
+
+
+@router.get("", summary="List meetings, newest first", responses={**_AUTH_ERRORS})
+async def list_all(
+    session: SessionDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> MeetingPage:
+    try:
+        rows, next_cursor = await list_meetings(session, tenant.id, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "The cursor is not valid; pass the next_cursor of a previous page.",
+        ) from exc
+    return MeetingPage(items=[to_summary(m) for m in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{meeting_id}",
+    summary="A meeting: status, progress, error and (once completed) the result",
+    responses={**_AUTH_ERRORS, **_NOT_FOUND},
+)
+async def read(meeting: MeetingDep, session: SessionDep) -> MeetingOut:
+    return await meeting_out(session, meeting)
+
+
+_EXPORT_CONTENT = {
+    "text/markdown": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "string"}},
+    "application/x-subrip": {"schema": {"type": "string"}},
+    "text/vtt": {"schema": {"type": "string"}},
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {
+        "schema": {"type": "string", "format": "binary"}
+    },
+}
+
+
+@router.get(
+    "/{meeting_id}/export",
+    summary="Download the minutes and transcript as md, json, srt, vtt or docx",
+    response_class=Response,
+    responses={
+        200: {"description": "The file (as an attachment).", "content": _EXPORT_CONTENT},
+        **_AUTH_ERRORS,
+        **_NOT_FOUND,
+        409: {"model": ErrorOut, "description": "The meeting is not completed."},
+    },
+)
+async def export_meeting(
+    meeting: MeetingDep,
+    session: SessionDep,
+    fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.md,
+) -> Response:
+    result = (await meeting_out(session, meeting)).result
+    if result is None:
+        raise _not_completed(meeting, "export")
+    exported = export(result, fmt, title=meeting.title, fallback=f"meeting-{meeting.id}")
+    return Response(
+        exported.content,
+        media_type=exported.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+    )
+
+
+@router.patch(
+    "/{meeting_id}",
+    summary="Edit the title and/or the minutes",
+    responses={
+        **_AUTH_ERRORS,
+        **_NOT_FOUND,
+        409: {"model": ErrorOut, "description": "Minutes can only be edited once completed."},
+    },
+)
+async def patch_meeting(
+    meeting_id: uuid.UUID, patch: MeetingPatch, session: SessionDep, tenant: TenantDep
+) -> MeetingOut:
+    meeting = await get_meeting(session, tenant.id, meeting_id, for_update=True)
+    if meeting is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if patch.title is not None:
+        meeting.title = patch.title
+    if patch.minutes is not None:
+        if meeting.result is None:
+            raise _not_completed(meeting, "minutes")
+        meeting.result = {**meeting.result, "minutes": patch.minutes.model_dump(mode="json")}
+    await session.commit()
+    return await meeting_out(session, meeting)
+
+
+@router.patch(
+    "/{meeting_id}/speakers/{label}",
+    summary="Name a speaker (or clear the name); the voice is enrolled for later meetings",
+    responses={
+        **_AUTH_ERRORS,
+        404: {"model": ErrorOut, "description": "No such meeting, or no such speaker in it."},
+        409: {"model": ErrorOut, "description": "Speakers are known once completed."},
+    },
+)
+async def rename_speaker(
+    meeting_id: uuid.UUID,
+    label: str,
+    rename: SpeakerRename,
+    session: SessionDep,
+    tenant: TenantDep,
+    ctx: ContextDep,
+) -> SpeakerOut:
+    """A name is a person of the tenant (found by exact name, or created). The speaker's voice
+    in this meeting is enrolled as that person's, so later meetings name them by voice."""
+    meeting = await get_meeting(session, tenant.id, meeting_id, for_update=True)
+    if meeting is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if meeting.result is None:
+        raise _not_completed(meeting, "speaker list")
+    labels = {str(s.get("id")) for s in meeting.result.get("speakers", [])}
+    if label not in labels:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"This meeting has no speaker '{label}'; its speakers are "
+            f"{', '.join(sorted(labels)) or 'none'}.",
+        )
+    person = await find_or_create_person(session, tenant.id, rename.name) if rename.name else None
+    await set_speaker(session, meeting.id, label, person.id if person else None)
+    if person is not None:
+        # Sent even when unchanged: enrolling is idempotent, and it repairs a lost one.
+        add_vector_command(
+            session,
+            EnrollSpeaker(
+                tenant_id=tenant.id, meeting_id=meeting.id, label=label, person_id=person.id
+            ),
+        )
+    await session.commit()
+    if person is not None:
+        ctx.relay.wake()
+    return SpeakerOut(
+        id=label, name=person.name if person else None, person_id=person.id if person else None
+    )
+
+
+@router.delete(
+    "/{meeting_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete the meeting, its recording and its search vectors",
+    responses={
+        **_AUTH_ERRORS,
+        **_NOT_FOUND,
+        503: {"model": ErrorOut, "description": "The recording store is unavailable; retry."},
+    },
+)
+async def delete_meeting(
+    meeting_id: uuid.UUID, ctx: ContextDep, session: SessionDep, tenant: TenantDep
+) -> None:
+    meeting = await get_meeting(session, tenant.id, meeting_id, for_update=True)
+    if meeting is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    # The recording first: if that fails the row stays, and the DELETE can be repeated. The
+    # vectors are deleted by a durable command committed with the row's deletion.
+    await ctx.storage.delete(meeting.audio_key)
+    await session.delete(meeting)
+    add_vector_command(session, DeleteMeetingVectors(tenant_id=tenant.id, meeting_id=meeting.id))
+    await session.commit()
+    ctx.relay.wake()
+
+
+@router.get(
+    "/{meeting_id}/events",
+    summary="Live status and progress as server-sent events, until completed or failed",
+    response_class=EventSourceResponse,
+    # Spelled out: with a `model`, FastAPI would document these as text/event-stream.
+    responses={
+        code: {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+        for code, answer in {**_AUTH_ERRORS, **_NOT_FOUND}.items()
+    },
+)
+async def meeting_events(meeting: MeetingDep, ctx: ContextDep) -> AsyncIterable[MeetingEventOut]:
+    """One event now, then one per change; the stream ends after a terminal status."""
+    last: MeetingEventOut | None = None
+    while True:
+        async with ctx.sessionmaker() as session:
+            current = await get_meeting(session, meeting.tenant_id, meeting.id)
+        if current is None:
+            return  # deleted meanwhile
+        event = to_event(current)
+        if event != last:
+            yield event
+            last = event
+        if event.status.terminal:
+            return
+        await ctx.notifier.wait(meeting.id, ctx.settings.sse_poll_seconds)

@@ -1,0 +1,238 @@
+"""Request and response bodies of the REST API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from ml_controller.types import MeetingResult, Minutes
+from services.api.db.models import MeetingStatus
+
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong, for a person to read.")
+
+
+class SpeakerHints(BaseModel):
+    num_speakers: int | None = Field(default=None, ge=1, le=64)
+    min_speakers: int | None = Field(default=None, ge=1, le=64)
+    max_speakers: int | None = Field(default=None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SpeakerHints:
+        low, high, exact = self.min_speakers, self.max_speakers, self.num_speakers
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_speakers must not be greater than max_speakers")
+        if exact is not None and (
+            (low is not None and exact < low) or (high is not None and exact > high)
+        ):
+            raise ValueError("num_speakers must lie between min_speakers and max_speakers")
+        return self
+
+
+def _check_language(value: str) -> str:
+    if not _LANGUAGE.match(value):
+        raise ValueError("expected a language code such as 'en', 'ru' or 'pt-BR'")
+    return value
+
+
+LanguageCode = Annotated[str, AfterValidator(_check_language)]
+
+
+class MeetingUploadFields(SpeakerHints):
+    """The form fields of `POST /v1/meetings` besides the file."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(default="", max_length=500)
+    language: LanguageCode | None = Field(
+        default=None, description="Spoken language (ISO 639-1); unset means detect it."
+    )
+    minutes_language: LanguageCode | None = Field(
+        default=None, description="Language to write the minutes in; unset means the spoken one."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        # HTML forms send empty strings for fields left empty.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
+
+class AudioOut(BaseModel):
+    filename: str
+    size: int = Field(description="Bytes stored.")
+    content_type: str = Field(description="Sniffed from the content, not the client's claim.")
+
+
+class MeetingSummary(BaseModel):
+    id: UUID
+    status: MeetingStatus
+    title: str
+    language: str | None
+    minutes_language: str | None
+    speakers_hint: SpeakerHints
+    audio: AudioOut
+    progress: dict[str, float] = Field(description="Stage name -> fraction done (0..1).")
+    error: str | None = Field(description="Why processing failed, when it did.")
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class MeetingOut(MeetingSummary):
+    result: MeetingResult | None = Field(
+        description="Once completed: the JSON of `minuta process --format json`, with the "
+        "speaker names given through the API applied."
+    )
+
+
+class MeetingPage(BaseModel):
+    items: list[MeetingSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+
+
+class MeetingPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    minutes: Minutes | None = Field(
+        default=None, description="The edited minutes; replaces the minutes as a whole."
+    )
+
+
+class SpeakerRename(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(
+        max_length=200, description="The speaker's name; null or empty clears it."
+    )
+
+
+class SpeakerOut(BaseModel):
+    id: str
+    name: str | None
+    person_id: UUID | None = Field(default=None, description="The person this name is.")
+
+
+class PersonOut(BaseModel):
+    id: UUID
+    name: str
+    created_at: datetime
+    meetings: int = Field(description="Meetings in which the person is a named speaker.")
+
+
+class PersonPage(BaseModel):
+    items: list[PersonOut]
+
+
+class PersonRename(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class PersonMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: UUID = Field(description="The person who remains; this one is merged into it.")
+
+
+class SearchHitOut(BaseModel):
+    meeting_id: UUID
+    start: float | None = Field(
+        description="Seconds from the start of the recording (null for a minutes passage "
+        "without a time)."
+    )
+    end: float | None
+    speaker: str | None = Field(description="The speaker's name when known, else the label.")
+    text: str
+    score: float = Field(description="Higher is closer; comparable within one answer.")
+    kind: str = Field(description="'transcript' or 'minutes'.")
+
+
+class SearchOut(BaseModel):
+    hits: list[SearchHitOut]
+
+
+class MeetingEventOut(BaseModel):
+    """One server-sent event: the meeting's state whenever it changes."""
+
+    id: UUID
+    status: MeetingStatus
+    progress: dict[str, float]
+    error: str | None
+
+
+class ExportFormat(StrEnum):
+    md = "md"
+    json = "json"
+    srt = "srt"
+    vtt = "vtt"
+    docx = "docx"
+
+
+class WebhookEvent(StrEnum):
+    meeting_completed = "meeting.completed"
+    meeting_failed = "meeting.failed"
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl
+    events: list[WebhookEvent] = Field(default_factory=lambda: list(WebhookEvent), min_length=1)
+    description: str = Field(default="", max_length=500)
+
+
+class WebhookOut(BaseModel):
+    id: UUID
+    url: str
+    events: list[WebhookEvent]
+    description: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(
+        description="Signs every delivery (header Minuta-Signature). Shown only this once."
+    )
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: int
+    delivery_id: UUID = Field(description="Shared by all attempts of one delivery.")
+    event: WebhookEvent
+    meeting_id: UUID | None
+    attempt: int
+    url: str
+    status_code: int | None
+    success: bool
+    error: str | None
+    duration_ms: float
+    created_at: datetime
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadinessOut(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="Component -> 'ok' or what is wrong.")

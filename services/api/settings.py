@@ -1,0 +1,98 @@
+"""The API's one settings class, read from `MINUTA_*` environment variables or `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "minuta"
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///path; unset: SQLite in data_dir.
+    database_url: str | None = None
+    # Apply Alembic migrations when the API starts (several processes may do so at once).
+    migrate_on_startup: bool = True
+
+    # amqp://…; unset means an in-process broker (`minuta serve`). Read by whoever builds the
+    # broker; the app itself only talks to the `Broker` protocol.
+    broker_url: str | None = None
+
+    # Object storage. No bucket means a folder under data_dir.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    # Where workers reach S3 when that differs from the API's endpoint (e.g. a public name).
+    s3_presign_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    s3_create_bucket: bool = True
+    # S3 needs parts of at least 5 MiB (except the last); this is also the upload memory bound.
+    s3_part_size_bytes: int = Field(default=8 * MIB, ge=5 * MIB)
+    s3_key_prefix: str = ""
+
+    max_upload_bytes: int = Field(default=2 * GIB, ge=1)
+    # A job can wait in the queue behind others; the URL must outlive that wait.
+    presign_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    # Base of the URLs the API hands out for the local folder storage (workers fetch from it);
+    # unset: http://<host>:<port> of this process (loopback when bound to all interfaces).
+    public_base_url: str | None = None
+    # Key of the local signed URLs; unset: a random key kept in data_dir/signing.key.
+    signing_secret: SecretStr | None = None
+
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=2.0, ge=0)
+    webhook_backoff_max_seconds: float = Field(default=300.0, ge=0)
+
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_batch_size: int = Field(default=50, ge=1)
+    outbox_retry_max_seconds: float = Field(default=30.0, gt=0)
+    sse_poll_seconds: float = Field(default=1.0, gt=0)
+    # How long a search waits for an ML worker's answer before it is a 503.
+    search_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    sentry_dsn: str | None = None
+
+    @model_validator(mode="after")
+    def _s3_settings_complete(self) -> ApiSettings:
+        if self.s3_bucket and bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            raise ValueError(
+                "set both MINUTA_S3_ACCESS_KEY_ID and MINUTA_S3_SECRET_ACCESS_KEY, or neither "
+                "(boto3 then uses its own credential chain)"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'minuta.db'}"
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def uses_s3(self) -> bool:
+        return bool(self.s3_bucket)

@@ -1,0 +1,1 @@
+"""Error reporting (Sentry) shared by the API and the ML controller."""

@@ -1,0 +1,99 @@
+"""Voiceprints: stored per meeting and label, enrolled to persons, merged and forgotten."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml_controller.vectors.models import SearchQuery
+from ml_controller.vectors.store import VectorStore
+
+from .conftest import meeting_result
+
+DIM = 256  # the CPU diarizer's GE2E embeddings
+
+
+def _voices(seed: int, labels: list[str]) -> dict[str, list[float]]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for label in labels:
+        v = rng.normal(size=DIM)
+        out[label] = (v / np.linalg.norm(v)).tolist()
+    return out
+
+
+def _by_person(store: VectorStore, tenant: str) -> dict[str, list[np.ndarray]]:
+    found: dict[str, list[np.ndarray]] = {}
+    for voice in store.enrolled_voices(tenant):
+        found.setdefault(voice.person_id, []).append(voice.vector)
+    return found
+
+
+def test_enroll_merge_and_delete_person(store: VectorStore) -> None:
+    m1 = _voices(1, ["S1", "S2", "S3"])
+    m2 = _voices(2, ["S1", "S2"])
+    store.add_voiceprints("acme", "m1", m1, {"S1": "p-anna", "S2": None, "S3": None})
+    store.add_voiceprints("acme", "m2", m2, {"S1": "p-boris", "S2": None})
+    store.add_voiceprints("globex", "m1", _voices(3, ["S1"]), {"S1": "p-anna"})
+    assert store.count_points("acme") == {"chunks": 0, "voiceprints": 5}
+
+    enrolled = _by_person(store, "acme")
+    assert set(enrolled) == {"p-anna", "p-boris"}  # voiceprints without a person are not enrolled
+    assert len(enrolled["p-anna"]) == 1
+    # The stored vector is the one given (cosine storage keeps unit vectors as they are).
+    assert float(enrolled["p-anna"][0] @ np.asarray(m1["S1"])) > 0.9999
+    assert enrolled["p-anna"][0].dtype == np.float32 and enrolled["p-anna"][0].shape == (DIM,)
+
+    assert store.enroll("acme", "m1", "S2", "p-boris") is True
+    assert store.enroll("acme", "m1", "S9", "p-boris") is False  # no such label
+    assert store.enroll("acme", "m404", "S1", "p-boris") is False  # no such meeting
+    assert store.enroll("globex", "m2", "S1", "p-boris") is False  # another tenant's meeting
+    assert len(_by_person(store, "acme")["p-boris"]) == 2
+
+    assert store.merge_persons("acme", "p-boris", "p-anna") == 2
+    assert {k: len(v) for k, v in _by_person(store, "acme").items()} == {"p-anna": 3}
+    assert store.merge_persons("acme", "p-boris", "p-anna") == 0
+    assert _by_person(store, "globex").keys() == {"p-anna"}
+
+    assert store.delete_person("acme", "p-anna") == 3
+    assert store.enrolled_voices("acme") == []
+    assert store.count_points("acme")["voiceprints"] == 2  # the unnamed ones remain
+    assert len(store.enrolled_voices("globex")) == 1  # the other tenant's person is untouched
+
+
+def test_rerun_of_a_meeting_replaces_its_voiceprints(store: VectorStore) -> None:
+    store.add_voiceprints("acme", "m1", _voices(1, ["S1", "S2", "S3"]), {"S1": "p-anna"})
+    store.add_voiceprints("acme", "m1", _voices(4, ["S1", "S2"]), {"S1": "p-anna"})
+    assert store.count_points("acme", "m1")["voiceprints"] == 2
+    store.add_voiceprints("acme", "m1", {}, {})
+    assert store.count_points("acme", "m1")["voiceprints"] == 0
+
+
+def test_enrolling_names_the_speakers_chunks(store: VectorStore) -> None:
+    turns = [
+        {
+            "speaker": "S1",
+            "content": "We are hiring two more Python developers for the mobile team.",
+        },
+        {
+            "speaker": "S2",
+            "content": "The marketing budget for the next quarter was cut by twenty percent.",
+        },
+    ]
+    store.chunk_params = store.chunk_params.__class__(max_words=60, min_words=1)
+    store.index_meeting("acme", "m1", meeting_result(turns))
+    store.add_voiceprints("acme", "m1", _voices(5, ["S1", "S2"]), {})
+    assert store.search(SearchQuery("acme", "hiring", person_id="p-anna")) == []
+
+    assert store.enroll("acme", "m1", "S1", "p-anna")
+    hits = store.search(SearchQuery("acme", "hiring", person_id="p-anna"))
+    assert [h.speaker for h in hits] == ["S1"] and hits[0].person_id == "p-anna"
+
+    store.merge_persons("acme", "p-anna", "p-anya")
+    assert store.search(SearchQuery("acme", "hiring", person_id="p-anna")) == []
+    assert [h.speaker for h in store.search(SearchQuery("acme", "hiring", person_id="p-anya"))] == [
+        "S1"
+    ]
+
+    store.delete_person("acme", "p-anya")
+    assert store.search(SearchQuery("acme", "hiring", person_id="p-anya")) == []
+    assert store.search(SearchQuery("acme", "hiring"))[0].person_id is None
