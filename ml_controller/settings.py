@@ -51,7 +51,7 @@ class MLSettings(BaseSettings):
     topic_min_seconds: float | None = None
     topic_min_units: int | None = None
 
-    llm_engine: Literal["llamacpp", "openai", "none"] = "llamacpp"
+    llm_engine: Literal["llamacpp", "openai", "transformers", "none"] = "llamacpp"
     llm_model_path: Path | None = None
     llm_context: int = 8192
     llm_max_tokens: int = 1024
@@ -80,6 +80,14 @@ class MLSettings(BaseSettings):
     )
     llm_connect_timeout: float = 10.0
     llm_retry_base_delay: float = 1.0
+    # transformers engine (evaluates a training run's adapter): a local transformers checkpoint,
+    # and optionally a peft LoRA adapter directory (the format vLLM serves with --lora-modules).
+    llm_base_model_dir: Path | None = None
+    llm_adapter_dir: Path | None = None
+    # Merging the adapter into the base weights makes decoding as fast as the base model.
+    llm_merge_adapter: bool = True
+    llm_device: str = "cpu"
+    llm_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     # Answer budget of one map or reduce call when a long meeting is summarized in parts.
     llm_map_max_tokens: int = 512
 

@@ -17,6 +17,10 @@ def make_engine(settings: MLSettings) -> LLMEngine | None:
         from ml_controller.llm.openai_engine import OpenAICompatibleEngine
 
         return OpenAICompatibleEngine(settings)
+    if settings.llm_engine == "transformers":
+        from ml_controller.llm.transformers_engine import TransformersEngine
+
+        return TransformersEngine(settings)
     from ml_controller.llm.llamacpp_engine import LlamaCppEngine
 
     return LlamaCppEngine(settings)

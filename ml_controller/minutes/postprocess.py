@@ -276,10 +276,25 @@ def unique_actions(items: list[ActionItem]) -> list[ActionItem]:
     return kept
 
 
+_UNTITLED = {"ru": "Тема {n}", "en": "Topic {n}"}
+_TITLE_WORDS = 8
+
+
+def fallback_title(summary: str, number: int, language: str) -> str:
+    """A title for a topic the model left untitled (a cut-off answer): the start of its summary,
+    else its number, so no topic reaches the reader without one."""
+    words = _SENTENCE_END.split(summary.strip(), maxsplit=1)[0].split()
+    if words:
+        title = " ".join(words[:_TITLE_WORDS]).rstrip(".,;:!?")
+        return title + ("…" if len(words) > _TITLE_WORDS else "")
+    return _UNTITLED.get(language, _UNTITLED["en"]).format(n=number)
+
+
 def merge_topics(
-    parts: list[tuple[int | None, MinutesTopic]], duration: float
+    parts: list[tuple[int | None, MinutesTopic]], duration: float, language: str = "en"
 ) -> list[MinutesTopic]:
-    """Pieces of one split segment become one topic again; all sorted and inside the recording."""
+    """Pieces of one split segment become one topic again; all sorted, inside the recording,
+    and titled."""
     merged: list[tuple[int | None, MinutesTopic]] = []
     for index, topic in sorted(parts, key=lambda p: (p[1].start, p[1].end)):
         if merged and index is not None and merged[-1][0] == index:
@@ -296,9 +311,16 @@ def merge_topics(
         else:
             merged.append((index, topic))
     out = []
-    for _, topic in merged:
+    for number, (_, topic) in enumerate(merged, 1):
         start = _clip(topic.start, duration)
+        title = topic.title or fallback_title(topic.summary, number, language)
         out.append(
-            topic.model_copy(update={"start": start, "end": max(start, _clip(topic.end, duration))})
+            topic.model_copy(
+                update={
+                    "title": title,
+                    "start": start,
+                    "end": max(start, _clip(topic.end, duration)),
+                }
+            )
         )
     return out

@@ -167,7 +167,7 @@ def write_minutes(
             language=language,
             title=part.title,
             summary=part.summary,
-            topics=merge_topics(part.topics, duration),
+            topics=merge_topics(part.topics, duration, language),
             decisions=unique_decisions(part.decisions),
             action_items=unique_actions(part.action_items),
         )
@@ -205,7 +205,7 @@ def write_minutes(
             language=language,
             title=tidy(summary.title) or next((n.title for n in notes if n.title), ""),
             summary=tidy(summary.summary) or " ".join(n.summary for n in notes if n.summary),
-            topics=merge_topics([t for p in parts for t in p.topics], duration),
+            topics=merge_topics([t for p in parts for t in p.topics], duration, language),
             decisions=unique_decisions([d for p in parts for d in p.decisions]),
             action_items=unique_actions([a for p in parts for a in p.action_items]),
         )

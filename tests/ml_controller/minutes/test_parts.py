@@ -232,6 +232,27 @@ def test_topics_are_merged_sorted_and_clipped() -> None:
     ]
 
 
+def test_untitled_topics_get_a_title_from_their_summary_or_number() -> None:
+    # A cut-off answer can leave a topic without a title; the reader still gets one.
+    parts = [
+        (0, MinutesTopic(title="", start=0, end=40, summary="The price of the remote. More.")),
+        (1, MinutesTopic(title="", start=40, end=90, summary="")),
+        (
+            2,
+            MinutesTopic(
+                title="", start=90, end=99, summary="one two three four five six seven eight nine"
+            ),
+        ),
+    ]
+    titles = [t.title for t in merge_topics(parts, 120.0, "ru")]
+    assert titles == [
+        "The price of the remote",
+        "Тема 2",
+        "one two three four five six seven eight…",
+    ]
+    assert merge_topics(parts[1:2], 120.0, "en")[0].title == "Topic 1"
+
+
 def test_small_helpers(tmp_path: Path) -> None:
     assert stamp(75 * 60 + 30.9) == "75:30" and parse_stamp("75:30") == 4530.0
     assert parse_stamp("1:02:03") == 3723.0 and parse_stamp("soon") is None
