@@ -54,13 +54,13 @@ def wer_rows(data: Path = DATA, settings: MLSettings | None = None) -> list[dict
                 }
             )
     for name in ("synth_en_meeting", "synth_ru_meeting"):
-        folder = data / "synthetic_meetings" / name
-        hyp = _transcribe(transcriber, folder / f"{name}.wav", name.split("_")[1])
+        meeting_dir = data / "synthetic_meetings" / name
+        hyp = _transcribe(transcriber, meeting_dir / f"{name}.wav", name.split("_")[1])
         rows.append(
             {
                 "set": f"{name} (espeak TTS, plumbing only)",
                 "mode": "language given",
-                "WER": round(word_error_rate([_stm_text(folder / f"{name}.stm")], [hyp]), 4),
+                "WER": round(word_error_rate([_stm_text(meeting_dir / f"{name}.stm")], [hyp]), 4),
             }
         )
     return rows

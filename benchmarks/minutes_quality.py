@@ -51,6 +51,7 @@ import numpy as np
 
 from ml_controller.llm.base import ChatMessage, LLMEngine
 from ml_controller.minutes.extractive import extractive_summary
+from ml_controller.minutes.salvage import is_cut_off, parse_lenient
 from ml_controller.minutes.schema import check_minutes
 from ml_controller.minutes.transcript import render, to_lines
 from ml_controller.settings import MLSettings
@@ -213,7 +214,10 @@ def run_naive(meeting: Meeting, engine: LLMEngine, settings: MLSettings) -> Run:
         answer = engine.complete_json(
             [ChatMessage("user", prompt)], schema, max_tokens=NAIVE_MAX_TOKENS, task="summary"
         )
-        run.text = str(json.loads(answer).get("summary", "")).strip()
+        # A summary cut off at the token limit still counts, as a reader would see it.
+        run.extra["cut_off"] = is_cut_off(answer)
+        parsed = parse_lenient(answer)
+        run.text = str(parsed.get("summary", "") if isinstance(parsed, dict) else "").strip()
     except Exception as exc:
         run.error = f"{type(exc).__name__}: {exc}"
     run.seconds = round(time.perf_counter() - began, 2)
@@ -390,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     elif settings.llm_engine == "llamacpp":
         from ml_controller.llm.llamacpp_engine import model_path
 
-        model = model_path(settings).name
+        path = model_path(settings)
+        model = f"{path.parent.name}/{path.name}"
     else:
         model = settings.llm_model_name
     header = {

@@ -72,6 +72,10 @@ class MLSettings(BaseSettings):
     # Task → served model name on the OpenAI-compatible server (vLLM serves each LoRA adapter
     # under its own name, `--lora-modules name=path`); a task not listed uses llm_model_name.
     llm_task_models: dict[str, str] = Field(default_factory=dict)
+    # One call per task instead of one call for all the minutes: "summary" (title, summary),
+    # "topics", "action-items" (with decisions), each to its model in llm_task_models. For
+    # adapters trained per task; one call is faster where every task uses the same model.
+    llm_split_tasks: bool = False
     # How the schema is sent: "json_schema" (OpenAI / vLLM response_format), "json_object"
     # (llama-cpp-python's server: response_format with a "schema" key), "structured_outputs"
     # (vLLM's own field), or "auto": json_schema first, json_object if the server rejects it.
@@ -90,6 +94,9 @@ class MLSettings(BaseSettings):
     llm_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     # Answer budget of one map or reduce call when a long meeting is summarized in parts.
     llm_map_max_tokens: int = 512
+    # Fewer words than this make empty minutes without asking the LLM: from "Hello? Can you hear
+    # me?" a model can only invent a meeting.
+    llm_min_words: int = 25
 
     max_input_bytes: int = 4 * 1024**3
     max_duration_hours: float = 12.0

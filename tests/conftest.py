@@ -22,7 +22,7 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings():  # type: ignore[no-untyped-def]
+def settings():
     from ml_controller.settings import MLSettings
 
     return MLSettings()

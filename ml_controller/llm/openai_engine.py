@@ -13,6 +13,7 @@ import json
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,9 @@ class OpenAICompatibleEngine:
         )
         self._tokenize_route: tuple[str, str] | None = None
         self._tokenize_probed = False
+        # Answers per served model as the server named it: which adapter wrote what.
+        self.answers_by_model: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
@@ -110,6 +114,8 @@ class OpenAICompatibleEngine:
             began = time.perf_counter()
             data = self._chat(body, schema, task)
             elapsed = time.perf_counter() - began
+        with self._count_lock:
+            self.answers_by_model[str(data.get("model") or body["model"])] += 1
         usage = data.get("usage") or {}
         self.usage.add(
             int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), elapsed

@@ -44,30 +44,37 @@ class PartNotes:
     actions: tuple[str, ...] = ()
 
 
-_EN_SYSTEM = "\n".join(
-    [
+# Each rule is asked only when its field is (None: always). A part of a long meeting has no title
+# or summary of its own, and a task of its own model (TASK_FIELDS) gets only its fields.
+Rules = tuple[tuple[str | None, str], ...]
+
+_EN_SYSTEM: Rules = (
+    (
+        None,
         "You are the secretary of a meeting. Read the transcript and write the minutes as one "
         "JSON object with these fields:",
-        '- "language": "{code}".',
-        '{overview}- "topics": {topics_rule}',
+    ),
+    (None, '- "language": "{code}".'),
+    ("title", '- "title": a short title of the meeting.'),
+    ("summary", '- "summary": 2-4 sentences: what was discussed and what came out of it.'),
+    ("topics", '- "topics": {topics_rule}'),
+    (
+        "action_items",
         '- "action_items": tasks a participant took on or was asked to do. "owner": the speaker '
         'who will do it, written exactly as in the transcript ({owners}). "task": what to do. '
         '"due": the deadline in the words of the transcript (for example "Friday") only if one '
         'was said, otherwise null; never invent a date. "evidence": "start" and "end" are the '
         "[mm:ss] marks of the first and last transcript lines where the task is mentioned. "
         "Use [] if there are none.",
+    ),
+    (
+        "decisions",
         '- "decisions": what the group settled, one short sentence each (for example "We '
         'decide to ...", "Let us do ...", "Agreed."). A task one person takes on belongs in '
         '"action_items", not here. Proposals, opinions, questions and figures someone mentions '
         "are not decisions. Use [] if nothing was decided.",
-        "Write all text in {language}. Use only what is in the transcript.",
-    ]
-)
-
-# Only a whole meeting's answer has these: the reduce step writes a long meeting's from its parts.
-_EN_OVERVIEW = (
-    '- "title": a short title of the meeting.\n'
-    '- "summary": 2-4 sentences: what was discussed and what came out of it.\n'
+    ),
+    (None, "Write all text in {language}. Use only what is in the transcript."),
 )
 
 _EN_TOPICS_FIXED = (
@@ -80,30 +87,34 @@ _EN_TOPICS_FREE = (
     'the topic begins), a short "title" naming its subject and a one-sentence "summary".'
 )
 
-_RU_SYSTEM = "\n".join(
-    [
+_RU_SYSTEM: Rules = (
+    (
+        None,
         "Ты секретарь совещания. Прочитай стенограмму и составь протокол в виде одного "
         "JSON-объекта со следующими полями:",
-        '- "language": "{code}".',
-        '{overview}- "topics": {topics_rule}',
+    ),
+    (None, '- "language": "{code}".'),
+    ("title", '- "title": короткое название совещания.'),
+    ("summary", '- "summary": 2-4 предложения: что обсуждали и к чему пришли.'),
+    ("topics", '- "topics": {topics_rule}'),
+    (
+        "action_items",
         '- "action_items": задачи, которые участник взял на себя или которые ему поручили. '
         '"owner": кто будет выполнять, точно как в стенограмме ({owners}). "task": что '
         'сделать. "due": срок словами из стенограммы (например, "в пятницу"), только если его '
         'назвали, иначе null; никогда не придумывай даты. "evidence": "start" и "end" — метки '
         "[мм:сс] первой и последней строк стенограммы, где упомянута задача. Если задач нет, "
         "пиши [].",
+    ),
+    (
+        "decisions",
         '- "decisions": то, о чём участники договорились, каждое решение одним коротким '
         'предложением (например, "Решили ...", "Давайте ...", "Договорились."). Задача, которую '
         'берёт на себя один человек, относится к "action_items", а не сюда. Предложения, мнения, '
         "вопросы и названные кем-то цифры решениями не являются. "
         "Если ничего не решили, пиши [].",
-        "Пиши весь текст по-русски. Используй только то, что есть в стенограмме.",
-    ]
-)
-
-_RU_OVERVIEW = (
-    '- "title": короткое название совещания.\n'
-    '- "summary": 2-4 предложения: что обсуждали и к чему пришли.\n'
+    ),
+    (None, "Пиши весь текст по-русски. Используй только то, что есть в стенограмме."),
 )
 
 _RU_TOPICS_FIXED = (
@@ -151,8 +162,9 @@ def minutes_messages(
     owners: list[str],
     sectioned: bool,
     part: Part | None = None,
+    fields: tuple[str, ...] | None = None,
 ) -> list[ChatMessage]:
-    """Messages asking for a MinutesDraft of the lines in `groups`.
+    """Messages asking for a MinutesDraft of the lines in `groups` (only `fields` if given).
 
     `sectioned`: each group is a known topic segment, shown under its own heading, and the
     model writes one topic per group; otherwise the model places the topics itself.
@@ -160,15 +172,17 @@ def minutes_messages(
     ru = _russian(language)
     if ru:
         rule = _RU_TOPICS_FIXED if sectioned else _RU_TOPICS_FREE
-        system, overview = _RU_SYSTEM, _RU_OVERVIEW
+        rules = _RU_SYSTEM
     else:
         rule = _EN_TOPICS_FIXED if sectioned else _EN_TOPICS_FREE
-        system, overview = _EN_SYSTEM, _EN_OVERVIEW
+        rules = _EN_SYSTEM
     # A part's own title and summary would repeat its topics: the reduce step writes the
     # meeting's from the topics, and the map answer stays short.
-    system = system.format(
+    asked = set(fields) if fields is not None else {key for key, _ in rules if key}
+    if part is not None:
+        asked -= {"title", "summary"}
+    system = "\n".join(text for key, text in rules if key is None or key in asked).format(
         code=language,
-        overview=overview if part is None else "",
         topics_rule=rule,
         owners=", ".join(owners),
         language=language_name(language),

@@ -54,10 +54,16 @@ class MinutesDraft(_Draft):
     # Not asked of a part of a long meeting (the reduce step writes the meeting's).
     title: str = ""
     summary: str = ""
-    topics: list[DraftTopic]
+    # Defaults only so that one task's slice (`TASK_FIELDS`) validates alone: the JSON schema
+    # the model gets still requires every field it asks for.
+    topics: list[DraftTopic] = []
     # Tasks before decisions: written first, they no longer end up among the decisions.
-    action_items: list[DraftActionItem]
-    decisions: list[str]
+    action_items: list[DraftActionItem] = []
+    decisions: list[str] = []
+
+    def combined(self, other: MinutesDraft, fields: tuple[str, ...]) -> MinutesDraft:
+        """This draft with `fields` taken from `other` (one task's answer)."""
+        return self.model_copy(update={name: getattr(other, name) for name in fields})
 
 
 class SummaryDraft(_Draft):
@@ -66,6 +72,15 @@ class SummaryDraft(_Draft):
     language: str
     title: str
     summary: str
+
+
+# The tasks a draft splits into when every task has its own model or LoRA adapter (the seeds'
+# summary / action items / topics adapters), and the fields each one writes.
+TASK_FIELDS: dict[str, tuple[str, ...]] = {
+    "summary": ("title", "summary"),
+    "topics": ("topics",),
+    "action-items": ("action_items", "decisions"),
+}
 
 
 @dataclass(frozen=True)
@@ -131,33 +146,40 @@ def _draft_base() -> dict[str, Any]:
     return strict(MinutesDraft.model_json_schema())
 
 
-def draft_schema(spec: DraftSpec) -> dict[str, Any]:
+def draft_schema(spec: DraftSpec, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The draft's schema for `spec`; with `fields`, only those (and "language") are asked."""
     schema = copy.deepcopy(_draft_base())
     props = schema["properties"]
     props["language"] = {"type": "string", "enum": [spec.language]}
     if not spec.overall:
         for key in ("title", "summary"):
             del props[key]
-        schema["required"] = list(props)
+    if fields is not None:
+        for key in [k for k in props if k != "language" and k not in fields]:
+            del props[key]
+    schema["required"] = list(props)
     stamp_enum = {"type": "string", "enum": list(spec.stamps)}
 
-    topic = props["topics"]["items"]
-    if spec.topic_count is None:
-        topic["properties"]["start"] = dict(stamp_enum)
-        props["topics"].update(minItems=1, maxItems=MAX_FREE_TOPICS)
-    else:
-        del topic["properties"]["start"]
-        topic["required"] = [k for k in topic["required"] if k != "start"]
-        props["topics"].update(minItems=spec.topic_count, maxItems=spec.topic_count)
+    if "topics" in props:
+        topic = props["topics"]["items"]
+        if spec.topic_count is None:
+            topic["properties"]["start"] = dict(stamp_enum)
+            props["topics"].update(minItems=1, maxItems=MAX_FREE_TOPICS)
+        else:
+            del topic["properties"]["start"]
+            topic["required"] = [k for k in topic["required"] if k != "start"]
+            props["topics"].update(minItems=spec.topic_count, maxItems=spec.topic_count)
 
-    props["decisions"]["maxItems"] = MAX_DECISIONS
-    item = props["action_items"]["items"]
-    props["action_items"]["maxItems"] = MAX_ACTION_ITEMS
-    if spec.owners:
-        item["properties"]["owner"] = {"type": "string", "enum": list(spec.owners)}
-    evidence = item["properties"]["evidence"]["properties"]
-    evidence["start"] = dict(stamp_enum)
-    evidence["end"] = dict(stamp_enum)
+    if "decisions" in props:
+        props["decisions"]["maxItems"] = MAX_DECISIONS
+    if "action_items" in props:
+        item = props["action_items"]["items"]
+        props["action_items"]["maxItems"] = MAX_ACTION_ITEMS
+        if spec.owners:
+            item["properties"]["owner"] = {"type": "string", "enum": list(spec.owners)}
+        evidence = item["properties"]["evidence"]["properties"]
+        evidence["start"] = dict(stamp_enum)
+        evidence["end"] = dict(stamp_enum)
     return schema
 
 

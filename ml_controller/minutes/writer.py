@@ -38,6 +38,7 @@ from ml_controller.minutes.prompts import (
 )
 from ml_controller.minutes.reduce import Reducer
 from ml_controller.minutes.schema import (
+    TASK_FIELDS,
     DraftSpec,
     MinutesDraft,
     check_minutes,
@@ -83,9 +84,6 @@ class _Job:
 
     def draft(self, chunk: Chunk, part: Part | None, max_tokens: int) -> PartMinutes:
         sectioned = chunk.topics is not None
-        messages = minutes_messages(
-            chunk.groups, self.language, self.owners.labels, sectioned, part
-        )
         spec = DraftSpec(
             language=self.language,
             owners=tuple(self.owners.labels),
@@ -93,17 +91,41 @@ class _Job:
             topic_count=len(chunk.groups) if sectioned else None,
             overall=part is None,
         )
+        if not self.settings.llm_split_tasks:
+            draft = self._ask(chunk, part, spec, None, "minutes", max_tokens)
+        else:
+            draft = MinutesDraft(language=self.language)
+            for task, fields in TASK_FIELDS.items():
+                if part is not None and task == "summary":
+                    continue  # a part's summary comes from the reduce step
+                answer = self._ask(chunk, part, spec, fields, task, max_tokens)
+                draft = draft.combined(answer, fields)
+        return part_minutes(draft, chunk, self.topics, self.owners, self.duration)
+
+    def _ask(
+        self,
+        chunk: Chunk,
+        part: Part | None,
+        spec: DraftSpec,
+        fields: tuple[str, ...] | None,
+        task: str,
+        max_tokens: int,
+    ) -> MinutesDraft:
+        sectioned = chunk.topics is not None
+        messages = minutes_messages(
+            chunk.groups, self.language, self.owners.labels, sectioned, part, fields
+        )
         answer = ask(
             self.engine,
             messages,
-            draft_schema(spec),
+            draft_schema(spec, fields),
             MinutesDraft,
             max_tokens=max_tokens,
-            task="minutes",
+            task=task,
             language=self.language,
         )
         self._count(answer.repaired, answer.salvaged)
-        return part_minutes(answer.value, chunk, self.topics, self.owners, self.duration)
+        return answer.value
 
     def _count(self, repaired: bool, salvaged: bool) -> None:
         with self.lock:
@@ -147,7 +169,7 @@ def write_minutes(
     began = time.perf_counter()
     usage_before = engine.usage.snapshot()
     transcript = to_lines(lines, speakers)
-    if not transcript:
+    if sum(len(line.text.split()) for line in transcript) < settings.llm_min_words:
         return MinutesOutcome(Minutes.empty(language), "empty")
     if duration <= 0:
         duration = max(line.end for line in transcript)

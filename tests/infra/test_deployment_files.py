@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -69,3 +70,24 @@ def test_rabbitmq_accepts_the_definitions() -> None:
     finally:
         subprocess.run([ctl, "delete_vhost", "minuta"], capture_output=True)
         subprocess.run([ctl, "delete_user", "minuta"], capture_output=True)
+
+
+def test_speculative_decoding_overlay_keeps_the_config_and_adds_ngram() -> None:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (scripts/install.sh installs it)")
+    overlay = REPO / "infra" / "vllm" / "speculative.compose.yml"
+    args = ["docker-compose", "-f", str(REPO / "docker-compose.yml"), "-f", str(overlay)]
+    done = subprocess.run([*args, "--profile", "gpu", "config"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    command = list(yaml.safe_load(done.stdout)["services"]["vllm"]["command"])
+    assert command[:2] == ["--config", "/etc/minuta/vllm.yaml"]
+    speculative = json.loads(command[command.index("--speculative-config") + 1])
+    assert speculative["method"] == "ngram"
+    assert speculative["num_speculative_tokens"] > 0
+    served = yaml.safe_load((REPO / "infra" / "vllm" / "vllm.yaml").read_text())
+    assert served["enable-lora"] is True
+    assert {m.split("=")[0] for m in served["lora-modules"]} == {
+        "summary",
+        "action-items",
+        "topics",
+    }

@@ -68,3 +68,35 @@ def test_srt_output_file_with_speakers_and_progress_bars(data_dir: Path, tmp_pat
     srt = out.read_text()
     assert srt.startswith("1\n00:00:")
     assert "S1: " in srt and "S2: " in srt
+
+
+def test_minutes_command_on_a_transcript_file(data_dir: Path, tmp_path: Path) -> None:
+    ref = json.loads(
+        (data_dir / "synthetic_meetings/synth_ru_meeting/synth_ru_meeting.ref.json").read_text()
+    )
+    turns = [
+        {"speaker": t["speaker"], "text": t["text"], "start": t["start"], "end": t["end"]}
+        for t in ref["turns"]
+    ]
+    transcript = tmp_path / "transcript.json"
+    transcript.write_text(json.dumps(turns, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "minutes.json"
+    run = _minuta("minutes", str(transcript), "-o", str(out), "--language", "ru")
+    assert run.returncode == 0, run.stderr
+    _no_traceback(run)
+    minutes = json.loads(out.read_text(encoding="utf-8"))
+    assert minutes["language"] == "ru"
+    assert sum("а" <= ch.lower() <= "я" for ch in minutes["summary"]) > 20
+    speakers = {t["speaker"] for t in turns}
+    end = max(t["end"] for t in turns)
+    for item in minutes["action_items"]:
+        assert item["owner"] in speakers
+        assert 0 <= item["evidence"]["start"] <= item["evidence"]["end"] <= end
+
+    # Two greetings are not a meeting: empty minutes, nothing invented.
+    hello = tmp_path / "hello.json"
+    hello.write_text(json.dumps([{"speaker": "Анна", "text": "Алло, меня слышно?"}]))
+    run = _minuta("minutes", str(hello))
+    assert run.returncode == 0, run.stderr
+    empty = json.loads(run.stdout)
+    assert empty["summary"] == "" and empty["action_items"] == [] and empty["topics"] == []

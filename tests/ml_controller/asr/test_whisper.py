@@ -23,14 +23,14 @@ def transcriber(settings: MLSettings) -> WhisperTranscriber:
     return WhisperTranscriber(settings)
 
 
-def _run(transcriber: WhisperTranscriber, path: Path, language: str | None = None):  # type: ignore[no-untyped-def]
+def _run(transcriber: WhisperTranscriber, path: Path, language: str | None = None):
     vad = vad_options(0.5, 500)
     with decode_audio(path) as audio:
         blocks = plan_blocks(detect_speech(audio, vad), 600)
         return transcriber.transcribe(audio, blocks, vad, language=language)
 
 
-def _refs(data_dir: Path, folder: str) -> list[dict]:  # type: ignore[type-arg]
+def _refs(data_dir: Path, folder: str) -> list[dict]:
     lines = (data_dir / "audio" / folder / "references.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 

@@ -234,7 +234,7 @@ def test_topics_are_merged_sorted_and_clipped() -> None:
 
 def test_untitled_topics_get_a_title_from_their_summary_or_number() -> None:
     # A cut-off answer can leave a topic without a title; the reader still gets one.
-    parts = [
+    parts: list[tuple[int | None, MinutesTopic]] = [
         (0, MinutesTopic(title="", start=0, end=40, summary="The price of the remote. More.")),
         (1, MinutesTopic(title="", start=40, end=90, summary="")),
         (

@@ -108,13 +108,17 @@ def test_long_meeting_goes_map_reduce_and_keeps_every_part(data_dir: Path) -> No
     assert all(t.summary for t in minutes.topics)
 
 
-def test_nothing_said_means_no_llm_call() -> None:
+def test_nothing_or_next_to_nothing_said_means_no_llm_call() -> None:
     engine = shared_llama_engine()
     calls = engine.usage.calls
     silent = [Segment(start=1.0, end=2.0, speaker="S1", text="   ")]
-    for segments in ([], silent):
+    greeting = [
+        Segment(start=1.0, end=2.5, speaker="S1", text="Алло, меня слышно?"),
+        Segment(start=3.0, end=4.0, speaker="S2", text="Да, слышно. Начинаем через минуту."),
+    ]
+    for segments in ([], silent, greeting):
         outcome = write_minutes(
-            segments, [], [Speaker(id="S1")], "ru", 10.0, engine, llm_settings()
+            segments, [], [Speaker(id="S1"), Speaker(id="S2")], "ru", 10.0, engine, llm_settings()
         )
         assert outcome.minutes == Minutes.empty("ru") and outcome.mode == "empty"
     assert engine.usage.calls == calls

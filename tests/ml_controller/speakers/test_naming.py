@@ -26,7 +26,7 @@ def _unit(*values: float) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _named(matches: list) -> dict[str, str | None]:  # type: ignore[type-arg]
+def _named(matches: list) -> dict[str, str | None]:
     return {m.label: m.person_id for m in matches}
 
 

@@ -236,7 +236,11 @@ def test_events_in_order_and_a_failing_event_handler_is_retried(kind: str) -> No
     async def scenario(h: Harness) -> None:
         worker, api = await h.broker(), await h.broker()
         job = make_job()
-        ids = {"job_id": job.job_id, "meeting_id": job.meeting_id, "tenant_id": job.tenant_id}
+        ids: dict[str, Any] = {
+            "job_id": job.job_id,
+            "meeting_id": job.meeting_id,
+            "tenant_id": job.tenant_id,
+        }
         seen: list[Any] = []
         failed_once = False
 
