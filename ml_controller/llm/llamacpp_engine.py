@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ml_controller.llm.base import ChatMessage, EngineUsage, LLMError
+from ml_controller.llm.base import ChatMessage, EngineUsage, Lazy, LLMError
 from ml_controller.settings import MLSettings
 
 if TYPE_CHECKING:
@@ -39,16 +39,12 @@ class LlamaCppEngine:
     def __init__(self, settings: MLSettings) -> None:
         self.settings = settings
         self.usage = EngineUsage()
-        self._llama: Llama | None = None
+        self._llama: Lazy[Llama] = Lazy(self._load)
         # One llama context cannot decode two prompts at once; parallel callers take turns.
         self._lock = threading.Lock()
 
     def _model(self) -> Llama:
-        if self._llama is None:
-            with self._lock:
-                if self._llama is None:
-                    self._llama = self._load()
-        return self._llama
+        return self._llama.get()
 
     def _load(self) -> Llama:
         from llama_cpp import Llama

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ml_controller.llm.base import ChatMessage, EngineUsage, LLMError
+from ml_controller.llm.base import ChatMessage, EngineUsage, Lazy, LLMError
 from ml_controller.llm.json_grammar import (
     SchemaNotSupportedError,
     TokenConstraint,
@@ -120,17 +120,13 @@ class TransformersEngine:
     def __init__(self, settings: MLSettings) -> None:
         self.settings = settings
         self.usage = EngineUsage()
-        self._loaded: LoadedModel | None = None
+        self._loaded: Lazy[LoadedModel] = Lazy(self._load)
         # One model on one device: parallel callers take turns.
         self._lock = threading.Lock()
 
     def loaded(self) -> LoadedModel:
         """The model, loaded on first use."""
-        if self._loaded is None:
-            with self._lock:
-                if self._loaded is None:
-                    self._loaded = self._load()
-        return self._loaded
+        return self._loaded.get()
 
     def _load(self) -> LoadedModel:
         import torch
