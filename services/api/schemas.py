@@ -103,6 +103,15 @@ class MeetingOut(MeetingSummary):
     )
 
 
+class AudioLinkOut(BaseModel):
+    url: str = Field(
+        description="Where the recording can be fetched (and streamed with Range requests) "
+        "without an API key, until it expires."
+    )
+    expires_in: int = Field(description="Seconds the URL stays valid.")
+    content_type: str = Field(description="The recording's type, sniffed at upload.")
+
+
 class MeetingPage(BaseModel):
     items: list[MeetingSummary]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")

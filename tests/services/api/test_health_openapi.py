@@ -47,6 +47,7 @@ async def test_openapi_describes_every_route(stack: ApiStack) -> None:
         ("GET", "/v1/meetings/{meeting_id}/export"),
         ("PATCH", "/v1/meetings/{meeting_id}/speakers/{label}"),
         ("GET", "/v1/meetings/{meeting_id}/events"),
+        ("GET", "/v1/meetings/{meeting_id}/audio"),
         ("GET", "/v1/persons"),
         ("PATCH", "/v1/persons/{person_id}"),
         ("POST", "/v1/persons/{person_id}/merge"),
