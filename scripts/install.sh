@@ -12,7 +12,9 @@ WHEELS="$MINUTA_HOME/wheels/llama-$LLAMA_CPP_VERSION-avx2"
 mkdir -p "$WHEELS"
 
 need=()
-for tool in espeak-ng ffmpeg docker-compose chromium; do command -v "$tool" >/dev/null || need+=("$tool"); done
+for tool in espeak-ng ffmpeg docker-compose chromium janus; do command -v "$tool" >/dev/null || need+=("$tool"); done
+# janus.js for the meeting bot's test meeting page (a package with no command of its own).
+[ -f /usr/share/javascript/janus-gateway/janus.js ] || need+=(libjs-janus-gateway)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -16,7 +16,7 @@ from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
 from services.api.events import EventApplier, MeetingNotifier
 from services.api.outbox import OutboxRelay
-from services.api.routes import audio, files, health, meetings, persons, search, webhooks
+from services.api.routes import audio, bots, files, health, meetings, persons, search, webhooks
 from services.api.settings import ApiSettings
 from services.api.sniff import NotAudioError
 from services.api.storage.base import Storage, StorageError
@@ -25,6 +25,10 @@ from services.api.storage.local import LocalStorage
 from services.api.upload import UploadError
 from services.api.web import install_web
 from services.api.webhooks import WebhookDispatcher
+from services.meeting_controller.backends.base import ComputeBackend
+from services.meeting_controller.backends.factory import build_backend
+from services.meeting_controller.controller import MeetingController
+from services.meeting_controller.settings import ControllerSettings
 from services.messaging.base import Broker, BrokerUnavailableError
 from services.telemetry.sentry import init_sentry
 
@@ -64,11 +68,14 @@ def create_app(
     broker: Broker | None = None,
     storage: Storage | None = None,
     background: bool = True,
+    controller_settings: ControllerSettings | None = None,
+    bot_backend: ComputeBackend | None = None,
 ) -> FastAPI:
     """The API. `broker`/`storage` default to what the settings ask for; an injected broker is
     not closed by the app (give the API its own instance: the app stops its consumers).
     `background=False` starts neither the outbox relay nor the event consumer (tests drive
-    `app.state.ctx.relay` and `app.state.ctx.applier` themselves)."""
+    `app.state.ctx.relay` and `app.state.ctx.applier` themselves, and the meeting controller
+    through `app.state.bot_controller`)."""
     settings = settings or ApiSettings()
     # Before the app exists, so the SDK's FastAPI integration instruments it.
     init_sentry("api", settings.sentry_dsn)
@@ -92,6 +99,14 @@ def create_app(
         notifier=notifier,
     )
 
+    controller_settings = controller_settings or ControllerSettings()
+    bot_controller = MeetingController(
+        sessionmaker,
+        bot_backend or build_backend(controller_settings, settings.data_dir),
+        controller_settings,
+        api_url=controller_settings.public_api_url or settings.resolved_public_base_url,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_startup:
@@ -101,6 +116,8 @@ def create_app(
         if background:
             tasks.append(asyncio.create_task(consume_events_forever(ctx), name="events"))
             tasks.append(asyncio.create_task(ctx.relay.run(), name="outbox-relay"))
+            if controller_settings.bot_controller_enabled:
+                tasks.append(asyncio.create_task(bot_controller.run(), name="meeting-controller"))
         try:
             yield
         finally:
@@ -122,11 +139,13 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.bot_controller = bot_controller
     app.include_router(meetings.router)
     app.include_router(audio.router)
     app.include_router(persons.router)
     app.include_router(search.router)
     app.include_router(webhooks.router)
+    app.include_router(bots.router)
     app.include_router(health.router)
     if isinstance(storage, LocalStorage):
         app.include_router(files.router)

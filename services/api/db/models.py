@@ -263,3 +263,52 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(sa.Text, default=None)
     duration_ms: Mapped[float] = mapped_column(sa.Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Bot(Base):
+    """A meeting bot: what a tenant asked for, where its runner is, and the state it reported.
+
+    The bot authenticates its callbacks with a token of its own; only its SHA-256 is kept."""
+
+    __tablename__ = "bots"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "state IN ('scheduled', 'launching', 'joining', 'waiting_room', 'recording', "
+            "'uploading', 'done', 'failed')",
+            name="state",
+        ),
+        sa.Index("ix_bots_tenant_created", "tenant_id", "created_at", "id"),
+        # The controller's scans: due scheduled bots, and live ones to watch.
+        sa.Index("ix_bots_state_join_at", "state", "join_at"),
+        # A calendar event gets one bot however often the calendar is imported.
+        sa.UniqueConstraint("tenant_id", "calendar_key", name="uq_bots_tenant_calendar_key"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    meeting_url: Mapped[str] = mapped_column(sa.String(2048))
+    bot_name: Mapped[str] = mapped_column(sa.String(200))
+    join_at: Mapped[datetime] = mapped_column()
+    max_duration: Mapped[float] = mapped_column(sa.Float)
+    state: Mapped[str] = mapped_column(sa.String(16), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    detail: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    platform: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    # Which compute backend runs it and its handle there (pid, Job name, server id).
+    backend: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    runner_handle: Mapped[str | None] = mapped_column(sa.String(512), default=None)
+    # Set once the backend's cleanup ran (process gone, Job or server deleted).
+    runner_released_at: Mapped[datetime | None] = mapped_column(default=None)
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    leave_requested: Mapped[bool] = mapped_column(default=False)
+    meeting_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("meetings.id", ondelete="SET NULL"), default=None
+    )
+    # services.bots.contracts.ParticipantTimeline JSON, as the bot uploaded it.
+    timeline: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # "<UID>" or "<UID>@<RECURRENCE-ID>" of the calendar event this bot was made for.
+    calendar_key: Mapped[str | None] = mapped_column(sa.String(600), default=None)
+    title: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,457 @@
+"""`/v1/bots`: meeting bots for tenants (create, list, read, leave, calendar import) and the
+bot's own callbacks (events, heartbeat, recording), which authenticate with the bot's token."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from services.api.db.models import Bot, Meeting, MeetingStatus, OutboxJob, utcnow
+from services.api.deps import ContextDep, SessionDep, TenantDep
+from services.api.meetings import audio_key
+from services.api.routes.meetings import FORM_OVERHEAD_BYTES
+from services.api.schemas import (
+    BotCreate,
+    BotOut,
+    BotPage,
+    CalendarImportOut,
+    CalendarSkipOut,
+    CalendarUrlImport,
+    ErrorOut,
+)
+from services.api.sniff import SNIFF_BYTES, sniff
+from services.api.storage.base import StorageError
+from services.api.upload import MultipartReader, UploadError, peek, too_large
+from services.bots.contracts import (
+    BOT_AUTH_SCHEME,
+    EXPECTED_FAILURES,
+    BotEvent,
+    BotState,
+    HeartbeatReply,
+    ParticipantTimeline,
+)
+from services.meeting_controller.calendar_import import CalendarError, parse_calendar
+from services.meeting_controller.store import (
+    CANCELLED,
+    NewBot,
+    apply_event,
+    get_bot,
+    get_bot_any_tenant,
+    import_calendar,
+    list_bots,
+    new_bot_row,
+    request_leave,
+)
+from services.meeting_controller.tokens import token_matches
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/bots", tags=["bots"])
+
+NOT_FOUND = "No bot with this id."
+MAX_ICS_BYTES = 2 * 1024 * 1024
+ICS_FETCH_TIMEOUT = 20.0
+_EXPECTED = {r.value for r in EXPECTED_FAILURES} | {CANCELLED}
+
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing, invalid or revoked API key."},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such bot for this tenant."},
+}
+_BOT_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No `Authorization: Bot <token>` header."},
+    403: {"model": ErrorOut, "description": "The token is not this bot's."},
+}
+
+
+def bot_out(bot: Bot) -> BotOut:
+    return BotOut(
+        id=bot.id,
+        state=bot.state,
+        reason=bot.reason,
+        expected_failure=bot.state == BotState.failed.value and bot.reason in _EXPECTED,
+        detail=bot.detail,
+        meeting_url=bot.meeting_url,
+        bot_name=bot.bot_name,
+        title=bot.title,
+        platform=bot.platform,
+        join_at=bot.join_at,
+        max_duration=bot.max_duration,
+        leave_requested=bot.leave_requested,
+        meeting_id=bot.meeting_id,
+        timeline=ParticipantTimeline.model_validate(bot.timeline) if bot.timeline else None,
+        calendar_uid=bot.calendar_key,
+        created_at=bot.created_at,
+        updated_at=bot.updated_at,
+    )
+
+
+def _wake_controller(request: Request) -> None:
+    controller = getattr(request.app.state, "bot_controller", None)
+    if controller is not None:
+        controller.wake()
+
+
+# The tenant's side.
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Send a bot to a meeting, now or at join_at",
+    responses={**_AUTH},
+)
+async def create_bot(
+    body: BotCreate, request: Request, session: SessionDep, tenant: TenantDep
+) -> BotOut:
+    bot = new_bot_row(
+        tenant.id,
+        NewBot(
+            meeting_url=body.meeting_url,
+            join_at=body.join_at,
+            bot_name=body.bot_name,
+            max_duration=body.max_duration,
+            title=body.title,
+        ),
+    )
+    session.add(bot)
+    await session.commit()
+    _wake_controller(request)
+    return bot_out(bot)
+
+
+@router.get("", summary="The tenant's bots, newest first", responses={**_AUTH})
+async def list_all(
+    session: SessionDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> BotPage:
+    bots = await list_bots(session, tenant.id, limit=limit)
+    await session.commit()
+    return BotPage(items=[bot_out(b) for b in bots])
+
+
+@router.get("/{bot_id}", summary="A bot: state, reason, meeting", responses={**_AUTH, **_NOT_FOUND})
+async def read(bot_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> BotOut:
+    bot = await get_bot(session, tenant.id, bot_id)
+    await session.commit()
+    if bot is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return bot_out(bot)
+
+
+@router.delete(
+    "/{bot_id}",
+    summary="Leave now (a scheduled bot is cancelled); the recording so far is kept",
+    responses={**_AUTH, **_NOT_FOUND},
+)
+async def leave(
+    bot_id: uuid.UUID, request: Request, session: SessionDep, tenant: TenantDep
+) -> BotOut:
+    bot = await get_bot(session, tenant.id, bot_id, for_update=True)
+    if bot is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    request_leave(bot)
+    await session.commit()
+    _wake_controller(request)
+    return bot_out(bot)
+
+
+async def _fetch_ics(url: str) -> bytes:
+    try:
+        async with (
+            httpx.AsyncClient(timeout=ICS_FETCH_TIMEOUT, follow_redirects=True) as client,
+            client.stream("GET", url) as answer,
+        ):
+            if answer.status_code != 200:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    f"The calendar at ics_url answered HTTP {answer.status_code}.",
+                )
+            data = bytearray()
+            async for chunk in answer.aiter_bytes():
+                data += chunk
+                if len(data) > MAX_ICS_BYTES:
+                    raise HTTPException(
+                        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                        "The calendar is larger than 2 MiB.",
+                    )
+            return bytes(data)
+    except httpx.HTTPError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The calendar at ics_url cannot be fetched: {exc}",
+        ) from exc
+
+
+def _validation_error(exc: ValidationError) -> RequestValidationError:
+    errors = exc.errors(include_url=False, include_context=False)
+    for error in errors:
+        error["loc"] = ("body", *error["loc"])
+    return RequestValidationError(errors)
+
+
+async def _calendar_source(request: Request) -> tuple[bytes, CalendarUrlImport | None]:
+    """The ICS bytes (uploaded as `file`, or the raw body), or the JSON {ics_url} body."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        try:
+            body = CalendarUrlImport.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise _validation_error(exc) from exc
+        return await _fetch_ics(body.ics_url), body
+    if media == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=8)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise UploadError("Send the calendar in the form field 'file'.")
+        data = await upload.read(MAX_ICS_BYTES + 1)
+    elif media in ("text/calendar", "application/octet-stream"):
+        data = await request.body()
+    else:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "Send an ICS file (multipart 'file' or text/calendar) or JSON {\"ics_url\": ...}.",
+        )
+    if len(data) > MAX_ICS_BYTES:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "The calendar is larger than 2 MiB."
+        )
+    return data, None
+
+
+_CALENDAR_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        "text/calendar": {"schema": {"type": "string"}},
+        "application/json": {"schema": CalendarUrlImport.model_json_schema()},
+    },
+}
+
+
+@router.post(
+    "/calendar",
+    summary="Schedule a bot for every calendar event with a meeting link (idempotent by UID)",
+    openapi_extra={"requestBody": _CALENDAR_BODY},
+    responses={
+        **_AUTH,
+        413: {"model": ErrorOut, "description": "The calendar is too large."},
+        415: {"model": ErrorOut, "description": "Neither an ICS file nor {ics_url}."},
+        422: {"model": ErrorOut, "description": "Not an ICS file, or ics_url unusable."},
+    },
+)
+async def import_ics(request: Request, session: SessionDep, tenant: TenantDep) -> CalendarImportOut:
+    data, options = await _calendar_source(request)
+    try:
+        events = parse_calendar(data)
+    except CalendarError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc}.") from exc
+    options = options or CalendarUrlImport.model_construct(
+        bot_name="Minuta notetaker", max_duration=3 * 3600.0
+    )
+    outcome = await import_calendar(
+        session,
+        tenant.id,
+        events,
+        bot_name=options.bot_name,
+        max_duration=options.max_duration,
+        now=utcnow(),
+    )
+    await session.commit()
+    _wake_controller(request)
+    return CalendarImportOut(
+        created=[bot_out(b) for b in outcome.created],
+        updated=[bot_out(b) for b in outcome.updated],
+        unchanged=len(outcome.unchanged),
+        skipped=[CalendarSkipOut(uid=k, summary=s, why=w) for k, s, w in outcome.skipped],
+    )
+
+
+# The bot's side: `Authorization: Bot <token>`, and only for its own id.
+
+
+async def calling_bot(bot_id: uuid.UUID, request: Request, session: SessionDep) -> Bot:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != BOT_AUTH_SCHEME.lower() or not token.strip():
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"Bot callbacks need 'Authorization: {BOT_AUTH_SCHEME} <token>' (the spec's token).",
+            headers={"WWW-Authenticate": BOT_AUTH_SCHEME},
+        )
+    bot = await get_bot_any_tenant(session, bot_id)
+    await session.commit()
+    # A missing bot and someone else's token look the same: nothing to learn from probing.
+    if bot is None or not token_matches(token.strip(), bot.token_hash):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "This token is not this bot's.")
+    return bot
+
+
+BotCallerDep = Annotated[Bot, Depends(calling_bot)]
+
+
+@router.post(
+    "/{bot_id}/events",
+    summary="(bot) Report a state change",
+    responses={
+        **_BOT_AUTH,
+        409: {"model": ErrorOut, "description": "Not a legal transition from the bot's state."},
+    },
+)
+async def post_event(event: BotEvent, caller: BotCallerDep, session: SessionDep) -> BotOut:
+    bot = await get_bot_any_tenant(session, caller.id, for_update=True)
+    assert bot is not None  # bots are never deleted, only their tenant with them
+    verdict = apply_event(bot, event)
+    if not verdict.allowed:
+        await session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Refused: {verdict.why}.")
+    await session.commit()
+    if not verdict.repeated:
+        log.info("bot %s: %s %s", bot.id, bot.state, bot.reason or "")
+    return bot_out(bot)
+
+
+@router.post(
+    "/{bot_id}/heartbeat", summary="(bot) I am alive; should I leave?", responses=_BOT_AUTH
+)
+async def heartbeat(caller: BotCallerDep, session: SessionDep) -> HeartbeatReply:
+    bot = await get_bot_any_tenant(session, caller.id, for_update=True)
+    assert bot is not None
+    if bot.state in (BotState.done.value, BotState.failed.value):
+        await session.rollback()
+        return HeartbeatReply(leave=True)  # e.g. reaped as an orphan: it must stop now
+    bot.last_heartbeat_at = utcnow()
+    await session.commit()
+    return HeartbeatReply(leave=bot.leave_requested)
+
+
+def _timeline_or_422(raw: str | None) -> ParticipantTimeline:
+    if raw is None or not raw.strip():
+        return ParticipantTimeline()
+    try:
+        return ParticipantTimeline.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The 'timeline' field is not a ParticipantTimeline JSON: {exc}",
+        ) from exc
+
+
+_UPLOADABLE = (BotState.recording.value, BotState.uploading.value)
+
+
+@router.post(
+    "/{bot_id}/recording",
+    summary="(bot) Upload the recording and participant timeline; the meeting is processed",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "timeline": {"type": "string", "description": "ParticipantTimeline"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+    responses={
+        **_BOT_AUTH,
+        409: {"model": ErrorOut, "description": "The bot is not recording or uploading."},
+        413: {"model": ErrorOut, "description": "The recording exceeds the size limit."},
+        415: {"model": ErrorOut, "description": "The file is not a recording we can read."},
+    },
+)
+async def upload_recording(
+    request: Request, caller: BotCallerDep, ctx: ContextDep, session: SessionDep
+) -> BotOut:
+    """The same path as `POST /v1/meetings`: streamed to storage, sniffed, size-limited, and
+    queued with an outbox row in the meeting's transaction. A retried upload of a bot that
+    already has its meeting changes nothing."""
+    if caller.meeting_id is not None:
+        return bot_out(caller)
+    if caller.state not in _UPLOADABLE:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"A recording is accepted while recording or uploading; the bot is {caller.state}.",
+        )
+    limit = ctx.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+        raise too_large(limit)
+    reader = MultipartReader(
+        request.stream(), request.headers.get("content-type", ""), max_file_bytes=limit
+    )
+    if await reader.next_file() is None:
+        raise UploadError("The form has no 'file' field with the recording.")
+    assert reader.file is not None
+    head, chunks = await peek(reader.file_chunks(), SNIFF_BYTES)
+    sniffed = sniff(head)
+    meeting_id = uuid.uuid4()
+    key = audio_key(caller.tenant_id, meeting_id)
+    size = await ctx.storage.upload(key, chunks, content_type=sniffed.content_type)
+    try:
+        timeline = _timeline_or_422(reader.fields.get("timeline"))
+        bot = await get_bot_any_tenant(session, caller.id, for_update=True)
+        assert bot is not None
+        if bot.meeting_id is not None or bot.state not in _UPLOADABLE:
+            # Another upload of the same bot won, or the bot was reaped meanwhile.
+            await session.rollback()
+            if bot.meeting_id is None:
+                raise HTTPException(status.HTTP_409_CONFLICT, f"The bot is {bot.state} now.")
+            await _drop(ctx, key)
+            return bot_out(bot)
+        meeting = Meeting(
+            id=meeting_id,
+            tenant_id=bot.tenant_id,
+            job_id=uuid.uuid4(),
+            status=MeetingStatus.queued.value,
+            title=bot.title or f"Meeting at {bot.meeting_url}"[:500],
+            audio_key=key,
+            audio_filename=(reader.file.filename or "recording")[:255],
+            audio_size=size,
+            audio_content_type=sniffed.content_type,
+            progress={},
+            speaker_names={},
+        )
+        session.add(meeting)
+        await session.flush()  # the meeting row before the bot points at it
+        session.add(
+            OutboxJob(job_id=meeting.job_id, meeting_id=meeting.id, tenant_id=bot.tenant_id)
+        )
+        bot.meeting_id = meeting.id
+        bot.timeline = timeline.model_dump(mode="json")
+        bot.state = BotState.done.value
+        bot.updated_at = utcnow()
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        await _drop(ctx, key)
+        raise
+    ctx.relay.wake()
+    log.info("bot %s: recording stored as meeting %s", bot.id, meeting.id)
+    return bot_out(bot)
+
+
+async def _drop(ctx: ContextDep, key: str) -> None:
+    try:
+        await ctx.storage.delete(key)
+    except StorageError:
+        log.warning("could not remove the orphaned recording %s", key)

@@ -1,0 +1,1 @@
+"""Compute backends that run a bot: a local process, a Kubernetes Job, an OpenStack server."""

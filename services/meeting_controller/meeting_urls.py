@@ -1,0 +1,71 @@
+"""Meeting links: validation, the platform a link belongs to, and finding one in free text."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+MAX_URL_LENGTH = 2048
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'\\]+", re.IGNORECASE)
+# Punctuation that ends a sentence rather than the link.
+_TRAILING = ".,;:!?)]}>"
+
+
+class MeetingUrlError(ValueError):
+    pass
+
+
+def validate_meeting_url(url: str) -> str:
+    """The URL, stripped; raises MeetingUrlError with a message for a person."""
+    url = url.strip()
+    if not url:
+        raise MeetingUrlError("meeting_url is empty; give the link of the meeting to join")
+    if len(url) > MAX_URL_LENGTH:
+        raise MeetingUrlError(f"meeting_url is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise MeetingUrlError(f"meeting_url is not a valid URL: {exc}") from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise MeetingUrlError(
+            f"meeting_url must be an http or https link, not {parts.scheme or 'a bare path'!r}"
+        )
+    if not parts.hostname:
+        raise MeetingUrlError("meeting_url has no host name")
+    if parts.username or parts.password:
+        raise MeetingUrlError("meeting_url must not carry a user name or password")
+    if any(ch.isspace() for ch in url):
+        raise MeetingUrlError("meeting_url must not contain spaces")
+    return url
+
+
+def detect_platform(url: str) -> str | None:
+    """jitsi, google_meet, zoom or teams for the known hosts; None: the bot looks at the page."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = parts.path.lower()
+    if host == "meet.google.com":
+        return "google_meet"
+    if (host == "zoom.us" or host.endswith(".zoom.us")) and re.match(r"^/(j|wc|my)/", path):
+        return "zoom"
+    if host in ("teams.microsoft.com", "teams.live.com"):
+        return "teams"
+    if host == "meet.jit.si" or "jitsi" in host:
+        return "jitsi"
+    return None
+
+
+def urls_in(text: str) -> list[str]:
+    return [match.rstrip(_TRAILING) for match in _URL_IN_TEXT.findall(text or "")]
+
+
+def known_meeting_url(text: str) -> str | None:
+    """The first link of a known meeting platform in the text."""
+    for url in urls_in(text):
+        if detect_platform(url) is not None:
+            try:
+                return validate_meeting_url(url)
+            except MeetingUrlError:
+                continue
+    return None

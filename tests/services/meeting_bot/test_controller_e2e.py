@@ -1,0 +1,90 @@
+"""The full path: `POST /v1/bots` on a real `minuta serve` launches this bot as a local process
+(the controller's LocalProcessBackend); it joins the Janus meeting, records two participants,
+uploads; the bot ends `done` and its meeting is transcribed by the worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ml_controller.metrics import word_error_rate
+from tests.e2e.processes import Client, ServeProcess, Stack, create_tenant, transcript
+from tests.services.meeting_bot.conversation import TURNS, build_conversation
+from tests.services.meeting_bot.meeting_server import MeetingServer
+from tests.services.meeting_bot.participants import participants
+
+SHORT = TURNS[:2]  # ~27 s: JFK, then a FLEURS clip
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, Client]]:
+    stack = Stack(tmp_path_factory.mktemp("bot-serve"))
+    process = ServeProcess(
+        stack,
+        MINUTA_WORKER_HEALTH_ENABLED="false",
+        MINUTA_OUTBOX_POLL_SECONDS="0.5",
+        MINUTA_BOT_HEARTBEAT_SECONDS="2",
+        MINUTA_BOT_CONTROLLER_POLL_SECONDS="0.5",
+        MINUTA_BOT_ALONE_TIMEOUT_SECONDS="60",
+    )
+    client: Client | None = None
+    try:
+        process.ready()
+        client = Client(process.url, create_tenant(stack, "acme"))
+        yield process, client
+    finally:
+        if client is not None:
+            client.close()
+        process.terminate()
+        process.close()
+
+
+def _bot(client: Client, bot_id: str) -> dict[str, Any]:
+    answer = client.http.get(f"/v1/bots/{bot_id}")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _wait_bot(client: Client, bot_id: str, states: set[str], timeout: float,
+              process: ServeProcess) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (bot := _bot(client, bot_id))["state"] not in states:
+        assert time.monotonic() < deadline, f"bot {bot}\n{process.tail()}"
+        time.sleep(0.5)
+    return bot
+
+
+def test_a_bot_posted_to_the_api_records_the_meeting_and_ends_done(
+    served: tuple[ServeProcess, Client], meetings: MeetingServer, room_id: int, tmp_path: Path
+) -> None:
+    process, client = served
+    conversation = build_conversation(tmp_path / "speech", SHORT)
+    meetings.room(room_id)
+    created = client.http.post(
+        "/v1/bots", json={"meeting_url": meetings.url(room_id), "bot_name": "Minuta notetaker",
+                          "title": "Janus stand-up"},
+    )
+    assert created.status_code in (200, 201, 202), created.text
+    bot_id = created.json()["id"]
+    _wait_bot(client, bot_id, {"recording", "failed"}, 90, process)
+    people = {"Alice": conversation.speaker_wavs["A"], "Bob": conversation.speaker_wavs["B"]}
+    with participants(meetings.url(room_id), people):
+        time.sleep(conversation.duration + 1.0)
+        meetings.end(room_id)
+        bot = _wait_bot(client, bot_id, {"done", "failed"}, 90, process)
+    assert bot["state"] == "done", bot
+    assert sorted(bot["timeline"]["participants"]) == ["Alice", "Bob"]
+    assert {span["name"] for span in bot["timeline"]["speaking"]} == {"Alice", "Bob"}
+    meeting_id = bot["meeting_id"]
+    assert meeting_id
+    meeting = client.wait_finished(meeting_id, 240, watch=[process])
+    assert meeting["status"] == "completed", meeting["error"]
+    wer = word_error_rate([conversation.reference], [transcript(meeting)])
+    print(f"full path WER {wer:.3f}")
+    assert wer < 0.15, transcript(meeting)
