@@ -400,6 +400,7 @@ def rabbitmq_stopped() -> Iterator[float]:
 
 class Client:
     def __init__(self, base_url: str, api_key: str) -> None:
+        self.key = api_key
         self.http = httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60
         )
@@ -486,3 +487,25 @@ def reached_transcription(meeting: dict[str, Any]) -> bool:
 
 def transcript(meeting: dict[str, Any]) -> str:
     return " ".join(s["text"] for s in meeting["result"]["segments"]).lower()
+
+
+@contextmanager
+def serving(
+    stack: Stack, tenant: str = "acme", **env: str
+) -> Iterator[tuple[ServeProcess, Client]]:
+    """A ready `minuta serve` and a client of a new tenant; both stopped afterwards.
+
+    Its worker serves no health port: other stacks on the machine may hold the default one.
+    """
+    settings = {"MINUTA_WORKER_HEALTH_ENABLED": "false", "MINUTA_OUTBOX_POLL_SECONDS": "0.5"}
+    process = ServeProcess(stack, "serve", None, **(settings | env))
+    client: Client | None = None
+    try:
+        process.ready()
+        client = Client(process.url, create_tenant(stack, tenant))
+        yield process, client
+    finally:
+        if client is not None:
+            client.close()
+        process.terminate()
+        process.close()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ml_controller.metrics import word_error_rate
-from tests.e2e.processes import Client, ServeProcess, Stack, create_tenant, transcript
+from tests.e2e.processes import Client, ServeProcess, Stack, serving, transcript
 from tests.services.meeting_bot.conversation import TURNS, build_conversation
 from tests.services.meeting_bot.meeting_server import MeetingServer
 from tests.services.meeting_bot.participants import participants
@@ -23,25 +23,13 @@ SHORT = TURNS[:2]  # ~27 s: JFK, then a FLEURS clip
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, Client]]:
-    stack = Stack(tmp_path_factory.mktemp("bot-serve"))
-    process = ServeProcess(
-        stack,
-        MINUTA_WORKER_HEALTH_ENABLED="false",
-        MINUTA_OUTBOX_POLL_SECONDS="0.5",
+    with serving(
+        Stack(tmp_path_factory.mktemp("bot-serve")),
         MINUTA_BOT_HEARTBEAT_SECONDS="2",
         MINUTA_BOT_CONTROLLER_POLL_SECONDS="0.5",
         MINUTA_BOT_ALONE_TIMEOUT_SECONDS="60",
-    )
-    client: Client | None = None
-    try:
-        process.ready()
-        client = Client(process.url, create_tenant(stack, "acme"))
-        yield process, client
-    finally:
-        if client is not None:
-            client.close()
-        process.terminate()
-        process.close()
+    ) as served:
+        yield served
 
 
 def _bot(client: Client, bot_id: str) -> dict[str, Any]:
@@ -51,8 +39,9 @@ def _bot(client: Client, bot_id: str) -> dict[str, Any]:
     return body
 
 
-def _wait_bot(client: Client, bot_id: str, states: set[str], timeout: float,
-              process: ServeProcess) -> dict[str, Any]:
+def _wait_bot(
+    client: Client, bot_id: str, states: set[str], timeout: float, process: ServeProcess
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while (bot := _bot(client, bot_id))["state"] not in states:
         assert time.monotonic() < deadline, f"bot {bot}\n{process.tail()}"
@@ -67,8 +56,12 @@ def test_a_bot_posted_to_the_api_records_the_meeting_and_ends_done(
     conversation = build_conversation(tmp_path / "speech", SHORT)
     meetings.room(room_id)
     created = client.http.post(
-        "/v1/bots", json={"meeting_url": meetings.url(room_id), "bot_name": "Minuta notetaker",
-                          "title": "Janus stand-up"},
+        "/v1/bots",
+        json={
+            "meeting_url": meetings.url(room_id),
+            "bot_name": "Minuta notetaker",
+            "title": "Janus stand-up",
+        },
     )
     assert created.status_code in (200, 201, 202), created.text
     bot_id = created.json()["id"]

@@ -16,33 +16,21 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.processes import AUDIO, Client, ServeProcess, Stack, create_tenant
+from tests.e2e.processes import AUDIO, Client, ServeProcess, Stack, serving
 
 FAKE_BOT = Path(__file__).resolve().parent / "fake_bot.py"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, Client]]:
-    stack = Stack(tmp_path_factory.mktemp("bots"))
-    process = ServeProcess(
-        stack,
-        MINUTA_WORKER_HEALTH_ENABLED="false",
-        MINUTA_OUTBOX_POLL_SECONDS="0.5",
+    with serving(
+        Stack(tmp_path_factory.mktemp("bots")),
         MINUTA_BOT_COMMAND=json.dumps([sys.executable, str(FAKE_BOT)]),
         MINUTA_BOT_HEARTBEAT_SECONDS="0.5",
         MINUTA_BOT_CONTROLLER_POLL_SECONDS="0.5",
         MINUTA_BOT_CONCURRENCY="3",
-    )
-    client: Client | None = None
-    try:
-        process.ready()
-        client = Client(process.url, create_tenant(stack, "acme"))
-        yield process, client
-    finally:
-        if client is not None:
-            client.close()
-        process.terminate()
-        process.close()
+    ) as served:
+        yield served
 
 
 def _wait_bot(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.e2e.processes import AUDIO, Client, ServeProcess, Stack, create_tenant
+from tests.e2e.processes import AUDIO, Client, ServeProcess, Stack, create_tenant, serving
 
 CHROMIUM = os.environ.get("MINUTA_CHROMIUM", "/usr/bin/chromium")
 MAX_UPLOAD_BYTES = 1_000_000
@@ -46,28 +46,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         pytest.fail(f"recordings not found at {AUDIO} (set MINUTA_SHARED_DATA)")
     tmp = tmp_path_factory.mktemp("web")
     stack = Stack(tmp)
-    process = ServeProcess(
-        stack,
-        MINUTA_MAX_UPLOAD_BYTES=str(MAX_UPLOAD_BYTES),
-        # Other engineers' stacks may hold the default health port; serve needs none here.
-        MINUTA_WORKER_HEALTH_ENABLED="false",
-        MINUTA_SSE_POLL_SECONDS="0.5",
-        MINUTA_OUTBOX_POLL_SECONDS="0.5",
-    )
-    client: Client | None = None
-    try:
-        process.ready()
-        key = create_tenant(stack, "acme")
+    limits = {"MINUTA_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES), "MINUTA_SSE_POLL_SECONDS": "0.5"}
+    with serving(stack, **limits) as (process, client):
         other = create_tenant(stack, "globex")
-        client = Client(process.url, key)
         shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp / "screenshots")
         shots.mkdir(parents=True, exist_ok=True)
-        yield Served(process.url, key, other, client, process, shots)
-    finally:
-        if client is not None:
-            client.close()
-        process.terminate()
-        process.close()
+        yield Served(process.url, client.key, other, client, process, shots)
 
 
 @pytest.fixture(scope="module")
