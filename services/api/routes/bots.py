@@ -3,9 +3,12 @@ bot's own callbacks (events, heartbeat, recording), which authenticate with the 
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import logging
 import uuid
+from socket import SOCK_STREAM
 from typing import Annotated, Any
 
 import httpx
@@ -58,6 +61,7 @@ router = APIRouter(prefix="/v1/bots", tags=["bots"])
 NOT_FOUND = "No bot with this id."
 MAX_ICS_BYTES = 2 * 1024 * 1024
 ICS_FETCH_TIMEOUT = 20.0
+MAX_ICS_REDIRECTS = 5
 _EXPECTED = {r.value for r in EXPECTED_FAILURES} | {CANCELLED}
 
 _AUTH: dict[int | str, dict[str, Any]] = {
@@ -163,26 +167,68 @@ async def leave(
     return bot_out(bot)
 
 
-async def _fetch_ics(url: str) -> bytes:
+async def _refuse_internal(url: httpx.URL, allow_private: bool) -> None:
+    """422 unless every address `url`'s host resolves to is public (or private ones are allowed)."""
+    if url.scheme not in ("http", "https"):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The calendar at ics_url leads to a {url.scheme or 'scheme-less'} URL; "
+            "only http and https are fetched.",
+        )
+    if allow_private:
+        return
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        async with (
-            httpx.AsyncClient(timeout=ICS_FETCH_TIMEOUT, follow_redirects=True) as client,
-            client.stream("GET", url) as answer,
-        ):
-            if answer.status_code != 200:
-                raise HTTPException(
-                    status.HTTP_422_UNPROCESSABLE_CONTENT,
-                    f"The calendar at ics_url answered HTTP {answer.status_code}.",
-                )
-            data = bytearray()
-            async for chunk in answer.aiter_bytes():
-                data += chunk
-                if len(data) > MAX_ICS_BYTES:
-                    raise HTTPException(
-                        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                        "The calendar is larger than 2 MiB.",
-                    )
-            return bytes(data)
+        found = await asyncio.get_running_loop().getaddrinfo(url.host, port, type=SOCK_STREAM)
+    except OSError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The calendar host {url.host} cannot be resolved ({exc}).",
+        ) from exc
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if not address.is_global:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"The calendar at ics_url is on {address}, an address inside the network; "
+                "only public calendars are fetched (an intranet one needs "
+                "MINUTA_BOT_CALENDAR_PRIVATE_URLS=true).",
+            )
+
+
+async def _read_capped(answer: httpx.Response) -> bytes:
+    data = bytearray()
+    async for chunk in answer.aiter_bytes():
+        data += chunk
+        if len(data) > MAX_ICS_BYTES:
+            raise HTTPException(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "The calendar is larger than 2 MiB."
+            )
+    return bytes(data)
+
+
+async def _fetch_ics(url: str, allow_private: bool) -> bytes:
+    target = httpx.URL(url)
+    try:
+        async with httpx.AsyncClient(timeout=ICS_FETCH_TIMEOUT) as client:
+            # Redirects are followed by hand: each hop's address is checked like the first.
+            for _ in range(MAX_ICS_REDIRECTS + 1):
+                await _refuse_internal(target, allow_private)
+                async with client.stream("GET", target) as answer:
+                    location = answer.headers.get("location")
+                    if answer.is_redirect and location:
+                        target = answer.url.join(location)
+                        continue
+                    if answer.status_code != 200:
+                        raise HTTPException(
+                            status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"The calendar at ics_url answered HTTP {answer.status_code}.",
+                        )
+                    return await _read_capped(answer)
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The calendar at ics_url redirects more than {MAX_ICS_REDIRECTS} times.",
+        )
     except httpx.HTTPError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -205,7 +251,9 @@ async def _calendar_source(request: Request) -> tuple[bytes, CalendarUrlImport |
             body = CalendarUrlImport.model_validate_json(await request.body())
         except ValidationError as exc:
             raise _validation_error(exc) from exc
-        return await _fetch_ics(body.ics_url), body
+        controller = getattr(request.app.state, "bot_controller", None)
+        allow_private = bool(controller and controller.settings.bot_calendar_private_urls)
+        return await _fetch_ics(body.ics_url, allow_private), body
     if media == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=8)
         upload = form.get("file")

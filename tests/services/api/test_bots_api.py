@@ -40,7 +40,9 @@ def controller_settings(tmp_path: Path, **extra: Any) -> ControllerSettings:
 async def bots(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ApiStack]:
     backend = getattr(request, "param", "sqlite-local")
     settings = make_settings(backend, request, tmp_path)
-    async with open_stack(settings, controller_settings=controller_settings(tmp_path)) as opened:
+    # The tests' calendar server listens on loopback, which the API refuses by default.
+    controller = controller_settings(tmp_path, bot_calendar_private_urls=True)
+    async with open_stack(settings, controller_settings=controller) as opened:
         yield opened
 
 
@@ -237,6 +239,11 @@ def ics_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             data = files.get(self.path)
+            if data is not None and data.startswith(b"redirect:"):
+                self.send_response(302)
+                self.send_header("Location", data.removeprefix(b"redirect:").decode())
+                self.end_headers()
+                return
             self.send_response(200 if data is not None else 404)
             self.send_header("Content-Type", "text/calendar")
             self.end_headers()
@@ -311,3 +318,40 @@ async def test_calendar_import_is_idempotent_by_uid(
     assert missing.status_code == 422 and "404" in missing.text
     ftp = await bots.client.post("/v1/bots/calendar", headers=acme, json={"ics_url": "ftp://x/y"})
     assert ftp.status_code == 422
+
+
+async def test_calendar_url_redirects_are_checked_hop_by_hop(
+    bots: ApiStack, ics_server: tuple[str, dict[str, bytes]]
+) -> None:
+    acme = await bots.tenant("acme")
+    base, files = ics_server
+    files["/to-ftp"] = b"redirect:ftp://files.example.org/cal.ics"
+    files["/loop"] = b"redirect:/loop"
+    ftp = await bots.client.post(
+        "/v1/bots/calendar", headers=acme, json={"ics_url": f"{base}/to-ftp"}
+    )
+    assert ftp.status_code == 422 and "only http and https" in ftp.text
+    loop = await bots.client.post(
+        "/v1/bots/calendar", headers=acme, json={"ics_url": f"{base}/loop"}
+    )
+    assert loop.status_code == 422 and "redirects more than" in loop.text
+
+
+async def test_calendar_url_inside_the_network_is_refused_by_default(
+    request: pytest.FixtureRequest, tmp_path: Path, ics_server: tuple[str, dict[str, bytes]]
+) -> None:
+    base, files = ics_server
+    files["/cal.ics"] = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    settings = make_settings("sqlite-local", request, tmp_path)
+    async with open_stack(settings, controller_settings=controller_settings(tmp_path)) as stack:
+        acme = await stack.tenant("acme")
+        for url in (
+            f"{base}/cal.ics",
+            "http://169.254.169.254/latest/meta-data",
+            "http://10.1.2.3/",
+        ):
+            answer = await stack.client.post(
+                "/v1/bots/calendar", headers=acme, json={"ics_url": url}
+            )
+            assert answer.status_code == 422, url
+            assert "inside the network" in answer.text, url
