@@ -4,11 +4,10 @@ bot's callbacks, the state machine, the recording upload and the calendar import
 from __future__ import annotations
 
 import sys
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy import func, select, update
 from services.api.db.models import Bot, Meeting, OutboxJob
 from services.meeting_controller.settings import ControllerSettings
 from services.meeting_controller.tokens import hash_token, new_token
+from tests.local_http import local_http_server
 from tests.services.api.conftest import BACKENDS, ApiStack, make_settings, open_stack
 
 pytestmark = pytest.mark.anyio
@@ -252,13 +252,8 @@ def ics_server() -> Iterator[tuple[str, dict[str, bytes]]]:
         def log_message(self, *_: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", files
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(Handler) as url:
+        yield url, files
 
 
 async def test_calendar_import_is_idempotent_by_uid(

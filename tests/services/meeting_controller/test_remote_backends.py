@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +19,7 @@ from services.bots.contracts import BotSpec
 from services.meeting_controller.backends.kubernetes_job import KubernetesJobBackend
 from services.meeting_controller.backends.openstack_server import OpenStackBackend
 from services.meeting_controller.settings import ControllerSettings
+from tests.local_http import local_http_server
 
 
 def _spec() -> BotSpec:
@@ -79,13 +79,8 @@ def fake_k8s() -> Iterator[tuple[str, FakeKubernetes]]:
         def log_message(self, *_: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(Handler) as url:
+        yield url, state
 
 
 def test_kubernetes_job_backend_against_a_fake_kubernetes_api(
