@@ -78,12 +78,25 @@ class BotFigures:
     wer: float | None
 
 
-def run_count(n: int, seconds: float, pipeline: MeetingPipeline, folder: Path,
-              meetings: MeetingServer, room: int, conversation: Any) -> dict[str, Any]:
+def run_count(
+    n: int,
+    seconds: float,
+    pipeline: MeetingPipeline,
+    folder: Path,
+    meetings: MeetingServer,
+    room: int,
+    conversation: Any,
+) -> dict[str, Any]:
     meetings.room(room)
     bots: list[BotRun] = [
-        start_bot(folder / f"n{n}-bot{i}", meetings.url(room), bot_name=f"Notetaker {i}",
-                  alone_timeout=120, admission_timeout=60, heartbeat_seconds=5)
+        start_bot(
+            folder / f"n{n}-bot{i}",
+            meetings.url(room),
+            bot_name=f"Notetaker {i}",
+            alone_timeout=120,
+            admission_timeout=60,
+            heartbeat_seconds=5,
+        )
         for i in range(n)
     ]
     try:
@@ -111,20 +124,24 @@ def run_count(n: int, seconds: float, pipeline: MeetingPipeline, folder: Path,
             recording = bot.receiver.received.recording
             wer = recorded = None
             if recording is not None:
-                result = pipeline.process(recording, ProcessOptions(language="en",
-                                                                    with_minutes=False))
+                result = pipeline.process(
+                    recording, ProcessOptions(language="en", with_minutes=False)
+                )
                 text = " ".join(segment.text for segment in result.segments)
                 wer = round(word_error_rate([conversation.reference], [text]), 3)
                 recorded = result.audio.duration
-            figures.append(BotFigures(
-                cpu_percent=round(100 * (last[index].cpu_seconds - first[index].cpu_seconds)
-                                  / window, 1),
-                pss_mb_mean=round(sum(s[index].pss_mb for s in samples) / len(samples), 1),
-                rss_mb_peak=round(max(s[index].rss_mb for s in samples), 1),
-                processes=max(s[index].processes for s in samples),
-                recorded_seconds=round(recorded or 0.0, 1),
-                wer=wer,
-            ))
+            figures.append(
+                BotFigures(
+                    cpu_percent=round(
+                        100 * (last[index].cpu_seconds - first[index].cpu_seconds) / window, 1
+                    ),
+                    pss_mb_mean=round(sum(s[index].pss_mb for s in samples) / len(samples), 1),
+                    rss_mb_peak=round(max(s[index].rss_mb for s in samples), 1),
+                    processes=max(s[index].processes for s in samples),
+                    recorded_seconds=round(recorded or 0.0, 1),
+                    wer=wer,
+                )
+            )
         return {
             "bots": n,
             "window_seconds": round(window, 1),
@@ -153,18 +170,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as scratch:
         folder = Path(scratch)
         conversation = build_conversation(folder / "speech")
-        source = pipeline.process(conversation.mix_wav,
-                                  ProcessOptions(language="en", with_minutes=False))
-        source_wer = word_error_rate([conversation.reference],
-                                     [" ".join(s.text for s in source.segments)])
+        source = pipeline.process(
+            conversation.mix_wav, ProcessOptions(language="en", with_minutes=False)
+        )
+        source_wer = word_error_rate(
+            [conversation.reference], [" ".join(s.text for s in source.segments)]
+        )
         janus = start_janus(folder)
         meetings = MeetingServer(janus.api_url)
         runs = []
         try:
             for index, n in enumerate(args.bots):
                 print(f"{n} bot(s)…", flush=True)
-                runs.append(run_count(n, args.seconds, pipeline, folder, meetings,
-                                      5000 + index, conversation))
+                runs.append(
+                    run_count(
+                        n, args.seconds, pipeline, folder, meetings, 5000 + index, conversation
+                    )
+                )
         finally:
             meetings.close()
             janus.close()
@@ -174,7 +196,8 @@ def main() -> None:
     report = {
         "measured": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
-            "cpus": cores, "memory_gb": round(memory.total / 2**30, 1),
+            "cpus": cores,
+            "memory_gb": round(memory.total / 2**30, 1),
             "python": platform.python_version(),
             "load_average_before": [round(x, 2) for x in load_before],
             "note": "other engineers' model training shared these 2 cores during the run",
@@ -191,8 +214,9 @@ def main() -> None:
             "pss_mb_per_bot": worst["pss_mb_per_bot_mean"],
             # Leaving a fifth of the CPU for the participants' side, the API and spikes.
             "bots_by_cpu": int(cores * 100 * 0.8 // max(worst["cpu_percent_per_bot_mean"], 1)),
-            "bots_by_memory": int(memory.available / 2**20 * 0.8
-                                  // max(worst["pss_mb_per_bot_mean"], 1)),
+            "bots_by_memory": int(
+                memory.available / 2**20 * 0.8 // max(worst["pss_mb_per_bot_mean"], 1)
+            ),
         },
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -200,9 +224,11 @@ def main() -> None:
     print("| bots | CPU % per bot | PSS MB per bot | peak RSS MB | machine busy % | WER |")
     print("|---|---|---|---|---|---|")
     for run in runs:
-        print(f"| {run['bots']} | {run['cpu_percent_per_bot_mean']} | "
-              f"{run['pss_mb_per_bot_mean']} | {run['rss_mb_per_bot_peak']} | "
-              f"{run['machine_cpu_busy_percent']} | {run['wer_mean']} |")
+        print(
+            f"| {run['bots']} | {run['cpu_percent_per_bot_mean']} | "
+            f"{run['pss_mb_per_bot_mean']} | {run['rss_mb_per_bot_peak']} | "
+            f"{run['machine_cpu_busy_percent']} | {run['wer_mean']} |"
+        )
     print(json.dumps(report["estimate"]))
 
 

@@ -27,6 +27,8 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -314,6 +316,80 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class System:
+    """The services of one benchmark run, ready: models loaded, a tenant's key made."""
+
+    stack: Stack
+    api: ApiProcess
+    workers: list[WorkerProcess]
+    s3: SeaweedFS
+    key: str
+    setup_seconds: dict[str, float]
+    tmp: Path
+
+
+@contextmanager
+def started_system(
+    name: str, workers: int, common: dict[str, str], *, keep: bool = False
+) -> Iterator[System]:
+    """A scratch database, a SeaweedFS server, a RabbitMQ prefix, `minuta api` and `workers`
+    `minuta worker`s; everything stopped and removed afterwards (`keep`: the folder with the
+    logs stays)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"minuta-{name}-"))
+    database_url = create_scratch_database()
+    seaweed = SeaweedFS(tmp / "seaweedfs")
+    stack: Stack | None = None
+    api: ApiProcess | None = None
+    started: list[WorkerProcess] = []
+    try:
+        began = time.monotonic()
+        s3 = seaweed.start()
+        stack = Stack(
+            tmp=tmp,
+            database_url=database_url,
+            broker_url=RABBIT_URL,
+            broker_prefix=unique_prefix().replace("test-", f"{name}-"),
+            s3_endpoint_url=s3.endpoint_url,
+            s3_bucket=f"minuta-{name}-{uuid.uuid4().hex[:8]}",
+            s3_access_key_id=s3.access_key_id,
+            s3_secret_access_key=s3.secret_access_key,
+            common=common,
+        )
+        key = create_tenant(stack, name)
+        api = ApiProcess(stack).ready()
+        setup = {"api_ready": time.monotonic() - began}
+        began = time.monotonic()
+        started = [WorkerProcess(stack, f"worker-{n + 1}") for n in range(workers)]
+        for worker in started:
+            worker.ready()  # models loaded: the run measures work, not start-up
+        setup["workers_ready"] = time.monotonic() - began
+        yield System(stack, api, started, seaweed, key, setup, tmp)
+    finally:
+        for worker in started:
+            worker.close()
+        if api is not None:
+            api.close()
+        try:
+            if stack is not None:
+                stack.delete_broker_topology()
+        finally:
+            drop_scratch_database(database_url)
+            seaweed.stop()
+            if not keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(result: dict[str, Any], table: str, output: Path) -> None:
+    """Write the JSON, print the table; exit 1 when the run's checks failed."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(table)
+    print(f"\n{'OK' if result['ok'] else 'FAILED'}: written to {output}")
+    if not result["ok"]:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uploads", type=int, default=12)
@@ -325,63 +401,19 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="minuta-load-"))
-    database_url = create_scratch_database()
-    seaweed = SeaweedFS(tmp / "seaweedfs")
-    stack: Stack | None = None
-    api: ApiProcess | None = None
-    workers: list[WorkerProcess] = []
     setup: dict[str, float] = {"load_average": round(os.getloadavg()[0], 2)}
-    try:
-        began = time.monotonic()
-        s3 = seaweed.start()
-        stack = Stack(
-            tmp=tmp,
-            database_url=database_url,
-            broker_url=RABBIT_URL,
-            broker_prefix=unique_prefix().replace("test-", "load-"),
-            s3_endpoint_url=s3.endpoint_url,
-            s3_bucket=f"minuta-load-{uuid.uuid4().hex[:8]}",
-            s3_access_key_id=s3.access_key_id,
-            s3_secret_access_key=s3.secret_access_key,
-            common={"MINUTA_THREADS": str(args.threads)},
-        )
-        key = create_tenant(stack, "load")
-        api = ApiProcess(stack).ready()
-        setup["api_ready"] = time.monotonic() - began
-        began = time.monotonic()
-        workers = [WorkerProcess(stack, f"worker-{n + 1}") for n in range(args.workers)]
-        for worker in workers:
-            worker.ready()  # models loaded: the load phase measures work, not start-up
-        setup["workers_ready"] = time.monotonic() - began
-
+    common = {"MINUTA_THREADS": str(args.threads)}
+    with started_system("load", args.workers, common, keep=args.keep) as system:
+        setup.update(system.setup_seconds)
         run = asyncio.run(
-            load(api.url, key, recordings(), args.uploads, args.pollers, args.timeout)
+            load(system.api.url, system.key, recordings(), args.uploads, args.pollers, args.timeout)
         )
         time.sleep(2)  # a duplicate completion, if any, would be applied by now
-        checks = check_jobs(stack, run, workers)
+        checks = check_jobs(system.stack, run, system.workers)
         result = report(args, run, checks, setup)
-        result["logs"] = str(tmp / "logs") if args.keep else None
-    finally:
-        for worker in workers:
-            worker.close()
-        if api is not None:
-            api.close()
-        try:
-            if stack is not None:
-                stack.delete_broker_topology()
-        finally:
-            drop_scratch_database(database_url)
-            seaweed.stop()
-            if not args.keep:
-                shutil.rmtree(tmp, ignore_errors=True)
+        result["logs"] = str(system.tmp / "logs") if args.keep else None
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(result))
-    print(f"\n{'OK' if result['ok'] else 'FAILED'}: written to {args.output}")
-    if not result["ok"]:
-        raise SystemExit(1)
+    publish(result, markdown(result), args.output)
 
 
 if __name__ == "__main__":

@@ -200,10 +200,9 @@ def serve(
 
     from services.api.settings import ApiSettings
     from services.serve import serve as run
+    from services.telemetry.logging import configure_logging
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("serve")  # MINUTA_LOG_FORMAT / MINUTA_LOG_LEVEL
     settings = ApiSettings()
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": port or settings.port}

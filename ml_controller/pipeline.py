@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ml_controller.align import assign_speakers, build_lines, renumber_speakers
 from ml_controller.asr.whisper import check_language
-from ml_controller.audio.decode import decode_audio
+from ml_controller.audio.decode import decode_audio, limits_from
 from ml_controller.audio.vad import detect_speech, plan_blocks, vad_options
 from ml_controller.diarization.base import SpeakerHints
 from ml_controller.progress import NullProgress, ProgressSink, reporter
@@ -96,12 +96,7 @@ class MeetingPipeline:
             sink.end(name, timings[name])
 
         with stage("decode", None) as tick:
-            audio = decode_audio(
-                path,
-                max_bytes=self.settings.max_input_bytes,
-                max_seconds=self.settings.max_duration_hours * 3600,
-                on_progress=tick,
-            )
+            audio = decode_audio(path, limits=limits_from(self.settings), on_progress=tick)
         with audio:
             vad = vad_options(self.settings.vad_threshold, self.settings.vad_min_silence_ms)
             with stage("speech detection", audio.duration) as tick:

@@ -101,6 +101,13 @@ class MLSettings(BaseSettings):
     max_input_bytes: int = 4 * 1024**3
     max_duration_hours: float = 12.0
 
+    # Hostile input (audio.decode.DecodeLimits): refused before decoding, with a clear message.
+    max_audio_channels: int = Field(default=64, ge=1)
+    min_sample_rate: int = Field(default=4_000, ge=1)
+    max_sample_rate: int = Field(default=384_000, ge=1)
+    # Wall time of decoding one file; 0 turns the budget off.
+    max_decode_seconds: float = Field(default=1800.0, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> MLSettings:

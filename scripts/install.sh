@@ -15,6 +15,8 @@ need=()
 for tool in espeak-ng ffmpeg docker-compose chromium janus; do command -v "$tool" >/dev/null || need+=("$tool"); done
 # janus.js for the meeting bot's test meeting page (a package with no command of its own).
 [ -f /usr/share/javascript/janus-gateway/janus.js ] || need+=(libjs-janus-gateway)
+# promtool (in Debian's prometheus) checks the alert rules and dashboard queries in infra/.
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

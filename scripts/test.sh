@@ -7,4 +7,6 @@ export MINUTA_HOME="${MINUTA_HOME:-$HOME/.cache/minuta}"
 VENV="${MINUTA_VENV:-$MINUTA_HOME/venv}"
 "$VENV/bin/ruff" check ml_controller services training tests benchmarks scripts
 "$VENV/bin/mypy"
+# Known vulnerabilities in the installed packages (reports, and passes, if no data is reachable).
+"$VENV/bin/python" scripts/audit_deps.py
 "$VENV/bin/python" -m pytest tests "$@"

@@ -136,12 +136,17 @@ async def serve(settings: ApiSettings, worker_settings: WorkerSettings | None = 
         worker_settings or WorkerSettings(),
         vector_settings=vector_settings_for(settings),
     )
+    app = create_app(settings, broker=api_broker)
+    # One /metrics for the whole process: the worker's (stage durations, real-time factor) too.
+    app.state.metrics_registries = [worker.metrics.registry]
     server = _Server(
         uvicorn.Config(
-            create_app(settings, broker=api_broker),
+            app,
             host=settings.host,
             port=settings.port,
             timeout_graceful_shutdown=10,
+            # Through the process's own logging (JSON lines, scrubbed), not uvicorn's handlers.
+            log_config=None,
         ),
         worker,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from ml_controller.audio.decode import DecodedAudio
@@ -12,6 +13,8 @@ from ml_controller.types import SpeechRegion
 # Blocks overlap so a region cut by a block edge is found whole in one of them.
 _BLOCK_SECONDS = 600.0
 _OVERLAP_SECONDS = 5.0
+# A block whose loudest sample is below -80 dBFS is silence to any speech detector.
+_SILENCE_PEAK = 1e-4
 
 
 def vad_options(threshold: float, min_silence_ms: int) -> VadOptions:
@@ -32,7 +35,9 @@ def detect_speech(
     while start < audio.duration:
         end = min(audio.duration, start + _BLOCK_SECONDS + _OVERLAP_SECONDS)
         block = audio.block(start, end)
-        for ts in get_speech_timestamps(block, options, sampling_rate=sr):
+        # Digital silence (an empty room a bot recorded for hours) holds no speech: skip the model.
+        silent = not block.size or float(np.abs(block).max()) < _SILENCE_PEAK
+        for ts in [] if silent else get_speech_timestamps(block, options, sampling_rate=sr):
             region = SpeechRegion(start=start + ts["start"] / sr, end=start + ts["end"] / sr)
             if regions and region.start <= regions[-1].end:
                 regions[-1] = SpeechRegion(

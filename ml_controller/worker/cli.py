@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from typing import Annotated
 
 import typer
@@ -42,6 +41,7 @@ async def run_worker(settings: WorkerSettings) -> bool:
         "ml-controller",
         settings.sentry_dsn,
         environment=settings.sentry_environment,
+        release=settings.sentry_release,
         traces_sample_rate=settings.sentry_traces_sample_rate,
     )
     broker = AmqpBroker(broker_settings, connection_name=f"minuta-worker-{os.getpid()}")
@@ -100,16 +100,16 @@ def worker(
         float | None,
         typer.Option(min=0, help="Seconds a job may finish after SIGTERM before it is requeued"),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
+    log_level: Annotated[
+        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR [MINUTA_LOG_LEVEL]")
+    ] = None,
 ) -> None:
     """Take meeting jobs from RabbitMQ (MINUTA_BROKER_URL) and process them until SIGTERM."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from services.telemetry.logging import configure_logging
+
+    configure_logging("worker", level=log_level)  # and MINUTA_LOG_FORMAT
     overrides: dict[str, object] = {}
     if concurrency is not None:
         overrides["worker_concurrency"] = concurrency

@@ -44,6 +44,16 @@ def _llm_unreachable(exc: LLMError) -> bool:
     return False
 
 
+def store_unreachable(exc: BaseException) -> bool:
+    """The vector store could not be reached (refused, reset, timed out): waiting helps."""
+    for link in _chain(exc):
+        if isinstance(link, httpx.TransportError | ConnectionError | TimeoutError):
+            return True
+        if type(link).__name__ == "ResponseHandlingException":  # qdrant-client's wrapper
+            return True
+    return False
+
+
 def classify(exc: BaseException) -> FailureKind:
     if isinstance(exc, AudioInputError | UnknownLanguageError | BadDownloadError):
         return FailureKind.bad_input

@@ -24,11 +24,15 @@ from prometheus_client import (
     generate_latest,
 )
 
+from services.messaging import metrics as messaging_metrics
+
 log = logging.getLogger(__name__)
 
 # A meeting takes from seconds (a short clip on a GPU) to hours (a long one on a CPU).
 _JOB_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 _STAGE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# Processing seconds per second of audio: below 1 keeps up with the meetings as they come.
+_REALTIME_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10)
 
 
 class WorkerMetrics:
@@ -74,6 +78,12 @@ class WorkerMetrics:
         self.download_bytes = Counter(
             "minuta_worker_download_bytes",
             "Bytes of recordings downloaded",
+            registry=self.registry,
+        )
+        self.realtime_factor = Histogram(
+            "minuta_worker_realtime_factor",
+            "Pipeline wall seconds per second of audio, per completed job",
+            buckets=_REALTIME_BUCKETS,
             registry=self.registry,
         )
 
@@ -137,13 +147,15 @@ class HealthServer:
         self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        state, registry = self.state, self.metrics.registry
+        # The worker's own metrics, then the process-wide ones of the broker (dead letters).
+        state, registries = self.state, (self.metrics.registry, messaging_metrics.REGISTRY)
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                    metrics = b"".join(generate_latest(r) for r in registries)
+                    self._send(200, metrics, CONTENT_TYPE_LATEST)
                 elif path in ("/healthz", "/readyz"):
                     healthy, body = state.report()
                     ok = healthy and (path == "/healthz" or state.ready)

@@ -45,6 +45,9 @@ class JobLedger:
             raise
         self._prune()
 
+    def discard(self, job_id: UUID) -> None:
+        self._path(job_id).unlink(missing_ok=True)
+
     def _prune(self) -> None:
         entries = sorted(self.directory.glob("*.json.gz"), key=lambda p: p.stat().st_mtime)
         for old in entries[: max(0, len(entries) - self.keep)]:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from ml_controller.worker import failpoints
 from services.contracts import JobProgress, ProcessMeetingJob
 from services.messaging.base import BrokerUnavailableError
 
@@ -30,11 +31,13 @@ class BrokerProgress:
         *,
         interval: float = 1.0,
         on_stage_end: Callable[[str, float], None] | None = None,
+        failpoint: str | None = None,
     ) -> None:
         self._job = job
         self._publish = publish
         self._interval = interval
         self._on_stage_end = on_stage_end
+        self._failpoint = failpoint
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[JobProgress | None] = asyncio.Queue()
         self._totals: dict[str, float | None] = {}
@@ -43,6 +46,7 @@ class BrokerProgress:
         self.sent = 0
 
     def begin(self, stage: str, total: float | None) -> None:
+        failpoints.hit(stage, self._failpoint)
         self._totals[stage] = total
         self._emit(stage, 0.0)
 

@@ -29,13 +29,14 @@ import sentry_sdk
 from ml_controller.diarization.base import SpeakerHints
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 from ml_controller.types import MeetingResult
+from ml_controller.worker import failpoints
 from ml_controller.worker.download import download
-from ml_controller.worker.failures import classify
+from ml_controller.worker.failures import classify, store_unreachable
 from ml_controller.worker.health import HealthState, WorkerMetrics, new_health_state
 from ml_controller.worker.ledger import JobLedger
 from ml_controller.worker.progress import BrokerProgress
 from ml_controller.worker.settings import WorkerSettings
-from ml_controller.worker.vectors import MeetingVectors
+from ml_controller.worker.vectors import MeetingVectors, VectorStepError
 from services.contracts import (
     SEARCH_RPC_QUEUE,
     FailureKind,
@@ -45,7 +46,8 @@ from services.contracts import (
     VectorCommand,
     parse_event,
 )
-from services.messaging.base import Broker, RetryableJobError
+from services.messaging.base import Broker, DependencyUnavailableError, RetryableJobError
+from services.telemetry.logging import log_context
 from services.telemetry.sentry import job_scope
 
 if TYPE_CHECKING:
@@ -141,6 +143,7 @@ class Worker:
         self.metrics = metrics or WorkerMetrics()
         self.health = health or new_health_state()
         self.ledger = JobLedger(self.settings.worker_state_dir, self.settings.worker_state_keep)
+        self.pipeline_results = JobLedger(self.settings.worker_state_dir / "pipeline", keep=20)
         # The models are not thread-safe; concurrency > 1 only overlaps downloads. A thread lock,
         # held by the pipeline thread itself: a cancelled job's thread still holds it until done.
         self._pipeline_lock = threading.Lock()
@@ -206,7 +209,13 @@ class Worker:
     async def apply_vector_command(self, command: VectorCommand) -> None:
         assert self.vectors is not None
         vectors = self.vectors
-        await run_in_thread(lambda: vectors.apply(command), f"minuta-{command.kind}")
+        try:
+            await run_in_thread(lambda: vectors.apply(command), f"minuta-{command.kind}")
+        except Exception as exc:
+            if store_unreachable(exc):
+                # A deletion must not be dropped because Qdrant restarts: it waits for it.
+                raise DependencyUnavailableError(f"vector store unreachable: {exc}") from exc
+            raise
 
     def _preload(self) -> None:
         _ = self.pipeline.transcriber, self.pipeline.diarizer, self.pipeline.embedder
@@ -218,7 +227,11 @@ class Worker:
             await asyncio.sleep(1.0)
 
     async def handle(self, job: ProcessMeetingJob) -> None:
-        with job_scope(job.job_id, job.tenant_id, job.meeting_id):
+        # Sentry tags and log fields for this job; run_in_thread carries both into its thread.
+        with (
+            job_scope(job.job_id, job.tenant_id, job.meeting_id),
+            log_context(job_id=job.job_id, tenant_id=job.tenant_id, meeting_id=job.meeting_id),
+        ):
             known = await asyncio.to_thread(self.ledger.get, job.job_id)
             if known is not None:
                 log.info("job %s was finished here before: sending its outcome again", job.job_id)
@@ -232,6 +245,9 @@ class Worker:
                 outcome = await self._process(job)
             except RetryableJobError:
                 outcome = FailureKind.transient.value
+                raise
+            except DependencyUnavailableError:
+                outcome = "waiting"
                 raise
             except asyncio.CancelledError:
                 raise
@@ -259,6 +275,7 @@ class Worker:
                     backoff=self.settings.download_backoff_seconds,
                 )
                 self.metrics.download_bytes.inc(size)
+                failpoints.hit("download", self.settings.worker_failpoint)
                 result = await self._run_pipeline(job, path, options)
             except asyncio.CancelledError:
                 raise
@@ -286,20 +303,35 @@ class Worker:
             self.broker.publish_event,
             interval=self.settings.worker_progress_interval_seconds,
             on_stage_end=lambda stage, s: self.metrics.stage_duration.labels(stage).observe(s),
+            failpoint=self.settings.worker_failpoint,
         )
 
         vectors = self.vectors
+        pipeline_results = self.pipeline_results
 
         def run() -> MeetingResult:
             with self._pipeline_lock:
-                result = self.pipeline.process(path, options, progress=progress)
+                # A job retried because the vector store was down has its speech work kept here.
+                kept = pipeline_results.get(job.job_id)
+                if kept is not None:
+                    log.info("job %s: speech results kept from an earlier attempt", job.job_id)
+                    result = MeetingResult.model_validate_json(kept)
+                else:
+                    result = self.pipeline.process(path, options, progress=progress)
+                    if vectors is not None:
+                        pipeline_results.put(job.job_id, result.model_dump_json().encode())
                 if vectors is not None:
+                    failpoints.hit("indexing", self.settings.worker_failpoint)
                     result = vectors.name_and_index(job, result).result
                 # Voiceprints are biometric and big: they stay in the vector store.
                 return result.model_copy(update={"voiceprints": {}})
 
         try:
+            began = time.perf_counter()
             result = await run_in_thread(run, f"minuta-job-{job.job_id}")
+            if result.audio.duration > 0:
+                wall = time.perf_counter() - began
+                self.metrics.realtime_factor.observe(wall / result.audio.duration)
             await progress.aclose()
             return result
         finally:
@@ -308,7 +340,9 @@ class Worker:
     async def _finish(self, event: JobCompleted | JobFailed) -> None:
         """Record a final outcome, then publish it (confirmed) before the job is acked."""
         await asyncio.to_thread(self.ledger.put, event.job_id, event.model_dump_json().encode())
+        await asyncio.to_thread(self.pipeline_results.discard, event.job_id)
         await self.broker.publish_event(event)
+        failpoints.hit("before-ack", self.settings.worker_failpoint)
 
     async def _fail(self, job: ProcessMeetingJob, exc: Exception, local_path: str) -> None:
         kind = FailureKind.bad_input if isinstance(exc, JobInputError) else classify(exc)
@@ -318,6 +352,11 @@ class Worker:
             log.info("job %s: bad input: %s", job.job_id, reason)
             await self._finish(failed(job, kind, reason, will_retry=False))
             return
+        if isinstance(exc, VectorStepError) and store_unreachable(exc):
+            # Not the job's fault and no use counting attempts: it waits for the store.
+            log.warning("job %s: vector store unreachable, waiting: %s", job.job_id, reason)
+            await self.broker.publish_event(failed(job, kind, reason, will_retry=True))
+            raise DependencyUnavailableError(reason) from exc
         if kind is FailureKind.transient:
             will_retry = job.attempt < self.broker.max_attempts
             log.warning(

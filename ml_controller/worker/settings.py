@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,7 +44,19 @@ class WorkerSettings(BaseSettings):
     download_read_timeout_seconds: float = Field(default=60.0, gt=0)
     download_attempts: int = Field(default=3, ge=1)
     download_backoff_seconds: float = Field(default=1.0, ge=0)
+    # Fault tests only: SIGKILL this worker when a job reaches this point (see failpoints.py).
+    worker_failpoint: str | None = None
 
     sentry_dsn: str | None = None
     sentry_environment: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+
+    # Observability (services/telemetry): Sentry's release (default: minuta@<installed version>).
+    sentry_release: str | None = None
+
+    @field_validator("worker_failpoint")
+    @classmethod
+    def _known_failpoint(cls, value: str | None) -> str | None:
+        from ml_controller.worker.failpoints import check_point
+
+        return check_point(value or None)

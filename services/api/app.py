@@ -8,15 +8,30 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sentry_sdk
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from services.api.context import ApiContext
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
 from services.api.events import EventApplier, MeetingNotifier
+from services.api.metrics import RequestMetricsMiddleware
+from services.api.openapi import install_openapi
+from services.api.outages import (
+    DATABASE_UNAVAILABLE,
+    RETRY_AFTER_SECONDS,
+    is_database_outage,
+    waits_for_database,
+)
 from services.api.outbox import OutboxRelay
+from services.api.retention import RetentionSweeper
 from services.api.routes import audio, bots, files, health, meetings, persons, search, webhooks
+from services.api.routes import metrics as metrics_routes
+from services.api.routes import retention as retention_routes
+from services.api.security import install_security
 from services.api.settings import ApiSettings
 from services.api.sniff import NotAudioError
 from services.api.storage.base import Storage, StorageError
@@ -50,7 +65,7 @@ async def consume_events_forever(ctx: ApiContext, max_delay: float = 30.0) -> No
     while True:
         try:
             await ctx.broker.connect()
-            await ctx.broker.consume_events(ctx.applier)
+            await ctx.broker.consume_events(waits_for_database(ctx.applier))
             log.info("consuming job events")
             return
         except BrokerUnavailableError as exc:
@@ -60,6 +75,17 @@ async def consume_events_forever(ctx: ApiContext, max_delay: float = 30.0) -> No
             log.exception("cannot consume job events; retrying in %.0f s", delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, max_delay)
+
+
+async def abort_stale_uploads(ctx: ApiContext) -> None:
+    """Once at startup: clear what uploads cut off by a crash of this or another API left."""
+    try:
+        removed = await ctx.storage.abort_stale_uploads(ctx.settings.stale_upload_seconds)
+    except StorageError as exc:
+        log.warning("could not look for abandoned uploads: %s", exc)
+        return
+    if removed:
+        log.info("removed %d abandoned upload(s)", removed)
 
 
 def create_app(
@@ -78,7 +104,12 @@ def create_app(
     through `app.state.bot_controller`)."""
     settings = settings or ApiSettings()
     # Before the app exists, so the SDK's FastAPI integration instruments it.
-    init_sentry("api", settings.sentry_dsn)
+    init_sentry(
+        "api",
+        settings.sentry_dsn,
+        environment=settings.sentry_environment,
+        release=settings.sentry_release,
+    )
     database_url = settings.resolved_database_url
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -107,6 +138,14 @@ def create_app(
         api_url=controller_settings.public_api_url or settings.resolved_public_base_url,
     )
 
+    retention = RetentionSweeper(
+        sessionmaker,
+        storage,
+        interval=settings.retention_sweep_seconds,
+        batch_size=settings.retention_batch_size,
+        on_meetings_deleted=ctx.relay.wake,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_startup:
@@ -114,10 +153,13 @@ def create_app(
         await ctx.storage.ensure_ready()
         tasks: list[asyncio.Task[None]] = []
         if background:
+            tasks.append(asyncio.create_task(abort_stale_uploads(ctx), name="stale-uploads"))
             tasks.append(asyncio.create_task(consume_events_forever(ctx), name="events"))
             tasks.append(asyncio.create_task(ctx.relay.run(), name="outbox-relay"))
             if controller_settings.bot_controller_enabled:
                 tasks.append(asyncio.create_task(bot_controller.run(), name="meeting-controller"))
+            if settings.retention_sweep_seconds > 0:
+                tasks.append(asyncio.create_task(retention.run(), name="retention-sweep"))
         try:
             yield
         finally:
@@ -140,6 +182,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.bot_controller = bot_controller
+    app.state.retention = retention
     app.include_router(meetings.router)
     app.include_router(audio.router)
     app.include_router(persons.router)
@@ -147,10 +190,16 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(bots.router)
     app.include_router(health.router)
+    app.include_router(metrics_routes.router)
+    app.include_router(retention_routes.router)
     if isinstance(storage, LocalStorage):
         app.include_router(files.router)
     install_web(app)
+    install_openapi(app)
     _install_error_handlers(app)
+    install_security(app, settings)
+    # Outermost: requests the security layer refuses (429, 413) are counted too.
+    app.add_middleware(RequestMetricsMiddleware)
     return app
 
 
@@ -163,6 +212,34 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _not_audio(_request: Request, exc: NotAudioError) -> JSONResponse:
         return JSONResponse(
             {"detail": str(exc)}, status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+        )
+
+    def _database_unavailable(exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": DATABASE_UNAVAILABLE},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    # Only the connection-level errors: an IntegrityError is a bug and stays a 500.
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+        return _database_unavailable(exc)
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(TimeoutError)
+    async def _os_error(_request: Request, exc: Exception) -> JSONResponse:
+        # asyncpg raises bare OS errors while connecting; anything else is ours.
+        if is_database_outage(exc):
+            return _database_unavailable(exc)
+        log.error("unexpected error", exc_info=exc)
+        sentry_sdk.capture_exception(exc)
+        return JSONResponse(
+            {"detail": "Internal Server Error"},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
     @app.exception_handler(StorageError)

@@ -54,15 +54,13 @@ def run_api(
     port: Annotated[int | None, typer.Option(help="Port [MINUTA_PORT]")] = None,
 ) -> None:
     """Run the REST API (with its outbox relay and job-event consumer)."""
-    import logging
-
     import uvicorn
 
     from services.api.app import create_app
+    from services.telemetry.logging import configure_logging
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # MINUTA_LOG_FORMAT / MINUTA_LOG_LEVEL; uvicorn logs through it too (log_config=None).
+    configure_logging("api")
 
     settings = ApiSettings()
     # The options also decide the default public URL of the local storage's download links.
@@ -73,6 +71,7 @@ def run_api(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        log_config=None,
         # The app's own shutdown stops its background tasks; uvicorn need not wait long.
         timeout_graceful_shutdown=10,
     )
@@ -101,6 +100,52 @@ def tenants_list() -> None:
 
     for line in _in_session(work):
         typer.echo(line)
+
+
+@tenants_app.command("retention")
+def tenants_retention(
+    tenant: Annotated[str, typer.Argument(help="Tenant name or id")],
+    days: Annotated[
+        int | None, typer.Option(min=1, max=36500, help="Delete after this many days")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--everything", help="Delete whole meetings, not only recordings")
+    ] = False,
+    off: Annotated[bool, typer.Option("--off", help="Keep meetings forever")] = False,
+) -> None:
+    """Show or set a tenant's retention policy (applied by the API's hourly sweep)."""
+    from services.api.db.models import RetentionScope
+    from services.api.retention import policy_of, set_policy
+    from services.api.schemas import RetentionPolicy
+
+    if off and (days is not None or everything):
+        raise _fail("--off cannot be combined with --days or --everything")
+    if everything and days is None:
+        raise _fail("--everything needs --days")
+    scope = RetentionScope.everything if everything else RetentionScope.recording
+    wanted = RetentionPolicy(days=days, scope=scope) if days is not None or off else None
+
+    async def work(session: AsyncSession) -> RetentionPolicy | None:
+        found = await find_tenant(session, tenant)
+        if found is None:
+            return None
+        if wanted is not None:
+            await set_policy(session, found.id, wanted)
+            return wanted
+        return policy_of(found)
+
+    policy = _in_session(work)
+    if policy is None:
+        raise _fail(f"no tenant named (or with id) {tenant!r}, or the name is ambiguous")
+    if policy.days is None:
+        typer.echo("Retention: off (meetings are kept forever).")
+    elif policy.scope is RetentionScope.everything:
+        typer.echo(f"Retention: whole meetings are deleted {policy.days} days after upload.")
+    else:
+        typer.echo(
+            f"Retention: recordings are deleted {policy.days} days after upload "
+            "(transcripts and minutes are kept)."
+        )
 
 
 @keys_app.command("create")

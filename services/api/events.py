@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.db.models import AppliedEvent, Meeting, MeetingSpeaker, MeetingStatus, utcnow
+from services.api.metrics import record_job_failure
 from services.api.outbox import add_vector_command
 from services.api.persons import known_persons
 from services.api.schemas import WebhookEvent
 from services.contracts import DeleteMeetingVectors, JobCompleted, JobFailed, JobProgress
+from services.telemetry.logging import log_context
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,9 @@ class EventApplier:
         self._webhooks = webhooks
 
     async def __call__(self, event: JobEvent) -> None:
-        await self.apply(event)
+        ids = {"job_id": event.job_id, "tenant_id": event.tenant_id, "meeting_id": event.meeting_id}
+        with log_context(**ids):
+            await self.apply(event)
 
     async def apply(self, event: JobEvent) -> bool:
         """Apply one event; False when it changed nothing (duplicate, stale, unknown meeting)."""
@@ -126,6 +130,8 @@ class EventApplier:
         except IntegrityError:
             # applied_events already holds this terminal event: another process applied it.
             return False
+        if isinstance(event, JobFailed) and fired is not None:
+            record_job_failure(event.failure.value)  # once per meeting: applied exactly once
         if self._notifier is not None:
             self._notifier.notify(event.meeting_id)
         if fired is not None and self._webhooks is not None:

@@ -116,6 +116,7 @@ def _summary_fields(meeting: Meeting) -> dict[str, Any]:
             filename=meeting.audio_filename,
             size=meeting.audio_size,
             content_type=meeting.audio_content_type,
+            deleted_at=meeting.recording_deleted_at,
         ),
         "progress": dict(meeting.progress or {}),
         "error": meeting.error,

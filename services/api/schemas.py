@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -18,10 +18,31 @@ from pydantic import (
 )
 
 from ml_controller.types import MeetingResult, Minutes
-from services.api.db.models import MeetingStatus
+from services.api.db.models import MeetingStatus, RetentionScope
 from services.bots.contracts import ParticipantTimeline
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+class TextBody(BaseModel):
+    """A request body whose text may not hold NUL characters: PostgreSQL stores none (in text or
+    jsonb; a 500 found by the fuzz test), no person types one, and SQLite must answer the same."""
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        if _holds_nul(self.model_dump()):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return self
 
 
 class ErrorOut(BaseModel):
@@ -54,7 +75,7 @@ def _check_language(value: str) -> str:
 LanguageCode = Annotated[str, AfterValidator(_check_language)]
 
 
-class MeetingUploadFields(SpeakerHints):
+class MeetingUploadFields(SpeakerHints, TextBody):
     """The form fields of `POST /v1/meetings` besides the file."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -80,6 +101,11 @@ class AudioOut(BaseModel):
     filename: str
     size: int = Field(description="Bytes stored.")
     content_type: str = Field(description="Sniffed from the content, not the client's claim.")
+    deleted_at: datetime | None = Field(
+        default=None,
+        description="When the tenant's retention policy deleted the recording (null while it "
+        "is kept); the transcript and minutes may remain.",
+    )
 
 
 class MeetingSummary(BaseModel):
@@ -118,7 +144,7 @@ class MeetingPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
 
 
-class MeetingPatch(BaseModel):
+class MeetingPatch(TextBody):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
@@ -127,7 +153,7 @@ class MeetingPatch(BaseModel):
     )
 
 
-class SpeakerRename(BaseModel):
+class SpeakerRename(TextBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(
@@ -152,7 +178,7 @@ class PersonPage(BaseModel):
     items: list[PersonOut]
 
 
-class PersonRename(BaseModel):
+class PersonRename(TextBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
@@ -203,7 +229,7 @@ class WebhookEvent(StrEnum):
     meeting_failed = "meeting.failed"
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(TextBody):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl
@@ -266,7 +292,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-class BotCreate(BaseModel):
+class BotCreate(TextBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     meeting_url: MeetingUrl = Field(description="The meeting's http(s) link.")
@@ -277,7 +303,11 @@ class BotCreate(BaseModel):
         default="Minuta notetaker", min_length=1, max_length=100, description="Display name."
     )
     max_duration: float = Field(
-        default=3 * 3600, gt=0, le=24 * 3600, description="Seconds of recording at most."
+        default=3 * 3600,
+        strict=True,  # JSON `true` is not 1 s
+        gt=0,
+        le=24 * 3600,
+        description="Seconds of recording at most.",
     )
     title: str = Field(default="", max_length=500, description="Title of the meeting it makes.")
 
@@ -317,12 +347,12 @@ class BotPage(BaseModel):
     items: list[BotOut]
 
 
-class CalendarUrlImport(BaseModel):
+class CalendarUrlImport(TextBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     ics_url: MeetingUrl = Field(description="An http(s) link to an iCalendar (ICS) file.")
     bot_name: str = Field(default="Minuta notetaker", min_length=1, max_length=100)
-    max_duration: float = Field(default=3 * 3600, gt=0, le=24 * 3600)
+    max_duration: float = Field(default=3 * 3600, strict=True, gt=0, le=24 * 3600)
 
 
 class CalendarSkipOut(BaseModel):
@@ -336,3 +366,26 @@ class CalendarImportOut(BaseModel):
     updated: list[BotOut] = Field(description="Scheduled bots whose event moved or was cancelled.")
     unchanged: int = Field(description="Events that already have their bot.")
     skipped: list[CalendarSkipOut] = Field(description="Events that get no bot, and why.")
+
+
+# Retention (services/api/retention.py)
+
+
+class RetentionPolicy(BaseModel):
+    """A tenant's retention policy: how long meetings are kept, and what goes after that."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int | None = Field(
+        default=None,
+        # Strict: JSON `true` is not "1 day" (lax mode took it; found by the fuzz test).
+        strict=True,
+        ge=1,
+        le=36500,
+        description="Days after upload before the sweep deletes; null keeps meetings forever.",
+    )
+    scope: RetentionScope = Field(
+        default=RetentionScope.recording,
+        description="'recording': only the audio is deleted (transcript, minutes and search "
+        "stay); 'everything': the whole meeting, as DELETE /v1/meetings/{id} does.",
+    )

@@ -44,6 +44,9 @@ class ApiSettings(BaseSettings):
     s3_key_prefix: str = ""
 
     max_upload_bytes: int = Field(default=2 * GIB, ge=1)
+    # Parts of uploads cut off by a crash are removed at startup once this old (another API
+    # process may still be receiving a younger one).
+    stale_upload_seconds: float = Field(default=24 * 3600, ge=1)
     # A job can wait in the queue behind others; the URL must outlive that wait.
     presign_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     # Base of the URLs the API hands out for the local folder storage (workers fetch from it);
@@ -68,6 +71,27 @@ class ApiSettings(BaseSettings):
     port: int = 8000
 
     sentry_dsn: str | None = None
+
+    # Retention (services/api/retention.py): seconds between sweeps (0 = no sweeping in this
+    # process), and meetings handled per transaction.
+    retention_sweep_seconds: float = Field(default=3600.0, ge=0)
+    retention_batch_size: int = Field(default=100, ge=1, le=10_000)
+
+    # Security (services/api/security/): per-key rate limits ("N/second|minute|hour|day"; the
+    # upload limit applies on top of the general one), where counters live (memory:// is one
+    # process; redis://host:6379 is shared by every API process), and the browser origins allowed
+    # to call the API cross-site (comma-separated; empty: none).
+    rate_limit_enabled: bool = True
+    rate_limit: str = "600/minute"
+    rate_limit_uploads: str = "60/minute"
+    rate_limit_auth_failures: str = "60/minute"
+    rate_limit_storage_url: str = "memory://"
+    cors_origins: str = ""
+
+    # Observability (services/telemetry): Sentry's environment ("production", "staging") and
+    # release (default: minuta@<installed version>).
+    sentry_environment: str | None = None
+    sentry_release: str | None = None
 
     @model_validator(mode="after")
     def _s3_settings_complete(self) -> ApiSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -87,13 +88,17 @@ async def revoke_key(session: AsyncSession, id_or_prefix: str) -> ApiKey | None:
 
 async def authenticate(session: AsyncSession, secret: str) -> Tenant | None:
     """The tenant owning an unrevoked key, or None."""
-    if not secret.startswith(KEY_PREFIX):
+    if not secret.startswith(KEY_PREFIX) or len(secret) <= _VISIBLE_CHARS:
         return None
-    row = (
-        await session.execute(
-            select(Tenant)
-            .join(ApiKey, ApiKey.tenant_id == Tenant.id)
-            .where(ApiKey.key_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
-        )
-    ).first()
-    return row[0] if row else None
+    # Found by the visible prefix (indexed), then the hashes compared in constant time: the
+    # secret part never becomes a search term whose timing could leak how much of it matched.
+    candidates = await session.scalars(
+        select(ApiKey).where(ApiKey.prefix == secret[:_VISIBLE_CHARS])
+    )
+    presented = hash_key(secret)
+    owner: uuid.UUID | None = None
+    for key in candidates:
+        # Every candidate is compared, revoked or not, so the work does not depend on which.
+        if hmac.compare_digest(key.key_hash, presented) and key.revoked_at is None:
+            owner = key.tenant_id
+    return await session.get(Tenant, owner) if owner is not None else None

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
+
+from services.api.security.filenames import safe_display_name
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 32
@@ -193,8 +194,8 @@ class MultipartReader:
                 )
             self.file = FilePart(
                 field_name=part.name,
-                # Only the name: some clients send a whole (possibly hostile) path.
-                filename=PurePosixPath((part.filename or "").replace("\\", "/")).name,
+                # A label only: no directories, control or bidi characters ("" if none left).
+                filename=safe_display_name(part.filename, fallback=""),
                 declared_type=part.headers.get("content-type", ""),
             )
             self._file_seen = True

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from services.api.db.models import Webhook, WebhookDelivery, utcnow
+from services.api.metrics import record_webhook_delivery
 from services.api.schemas import WebhookEvent
 from services.api.settings import ApiSettings
 
@@ -143,6 +144,7 @@ class WebhookDispatcher:
                     number = attempt.retry_state.attempt_number
                     await self._attempt(target, event, data, delivery_id, number, body)
         except _AttemptFailed:
+            record_webhook_delivery("failed")
             log.warning("webhook %s: %s not delivered", target.webhook_id, event.value)
             return False
         except _WebhookGone:
@@ -194,8 +196,12 @@ class WebhookDispatcher:
                 session.add(record)
         except IntegrityError as exc:
             raise _WebhookGone from exc  # deleted while we were retrying
-        if error is not None:
-            raise _AttemptFailed(error)
+        if error is None:
+            record_webhook_delivery("delivered")
+            return
+        if number < self._settings.webhook_max_attempts:
+            record_webhook_delivery("retry")  # the last failed attempt counts as "failed"
+        raise _AttemptFailed(error)
 
     async def drain(self) -> None:
         """Wait for the deliveries in flight (tests, shutdown)."""

@@ -59,8 +59,12 @@ class BotApiClient:
         """Report a state; False when the API could not be told (the bot carries on regardless:
         the recording matters more than one lost state change)."""
         try:
-            self._post("events", 4, content=event.model_dump_json(),
-                       headers={"Content-Type": "application/json"})
+            self._post(
+                "events",
+                4,
+                content=event.model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
             return True
         except httpx.HTTPError as error:
             log.error("could not report %s: %s", event.state, error)
@@ -74,6 +78,7 @@ class BotApiClient:
         """Upload the recording and timeline, retrying transient failures for a few minutes."""
         try:
             with recording.open("rb") as audio:
+
                 def send() -> httpx.Response:
                     audio.seek(0)
                     return self.http.post(

@@ -71,8 +71,9 @@ class BotRunner:
         self.work_dir = work_dir
         self.adapter: PlatformAdapter = adapter_for(spec.meeting_url, spec.platform)
 
-    def report(self, state: BotState, reason: FailureReason | None = None,
-               detail: str | None = None) -> None:
+    def report(
+        self, state: BotState, reason: FailureReason | None = None, detail: str | None = None
+    ) -> None:
         log.info("bot %s: %s %s %s", self.spec.bot_id, state, reason or "", detail or "")
         self.api.event(BotEvent(state=state, reason=reason, detail=detail))
 
@@ -96,8 +97,13 @@ class BotRunner:
             return BotOutcome(BotState.failed, FailureReason.meeting_ended, detail)
         self.report(BotState.uploading)
         self.api.upload(path, timeline)
-        return BotOutcome(BotState.uploading, left_because=left_because,
-                          recorded_seconds=seconds, recording=path, timeline=timeline)
+        return BotOutcome(
+            BotState.uploading,
+            left_because=left_because,
+            recorded_seconds=seconds,
+            recording=path,
+            timeline=timeline,
+        )
 
     def _open_and_join(self, session: BrowserSession) -> None:
         page = session.page
@@ -114,8 +120,9 @@ class BotRunner:
         if attempt is JoinAttempt.refused:
             raise _Failed(FailureReason.platform_refused, self.adapter.state(page).refused or "")
         if attempt is JoinAttempt.no_form:
-            raise _Failed(FailureReason.platform_refused,
-                          f"no join form on the {self.adapter.name} page")
+            raise _Failed(
+                FailureReason.platform_refused, f"no join form on the {self.adapter.name} page"
+            )
 
     def _wait_for_admission(self, page: Page) -> None:
         deadline = time.monotonic() + self.spec.admission_timeout
@@ -134,8 +141,10 @@ class BotRunner:
             if self.leave.is_set():
                 raise _Failed(FailureReason.not_admitted, "asked to leave before being admitted")
             if time.monotonic() > deadline:
-                raise _Failed(FailureReason.not_admitted,
-                              f"not admitted within {self.spec.admission_timeout:g} s")
+                raise _Failed(
+                    FailureReason.not_admitted,
+                    f"not admitted within {self.spec.admission_timeout:g} s",
+                )
             page.wait_for_timeout(POLL_SECONDS * 1000)
 
     def _record(self, page: Page, recorder: Recorder) -> tuple[str, ParticipantTimeline]:

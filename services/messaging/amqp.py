@@ -45,6 +45,7 @@ from services.messaging.delivery import (
     Kind,
     handle_delivery,
 )
+from services.messaging.metrics import depth_queues
 from services.messaging.settings import BrokerSettings
 from services.messaging.topology import (
     JOB_ROUTING_KEY,
@@ -371,6 +372,27 @@ class AmqpBroker:
             )
             await message.ack()
         return letters
+
+    async def queue_depths(self) -> dict[str, int]:
+        """Ready messages by minuta_queue_depth label, read with passive declares on a channel of
+        their own: a scrape never declares anything, and a missing queue closes only that."""
+        connection = self._connection
+        if connection is None or not self.connected:
+            raise BrokerUnavailableError("not connected to the broker")
+        depths: dict[str, int] = {}
+        try:
+            async with asyncio.timeout(self.settings.broker_connect_timeout_seconds):
+                channel = await connection.channel(publisher_confirms=False)
+                try:
+                    for label, name in depth_queues(self.names).items():
+                        queue = await channel.declare_queue(name, passive=True)
+                        depths[label] = int(queue.declaration_result.message_count or 0)
+                finally:
+                    if not channel.is_closed:
+                        await channel.close()
+        except Exception as exc:
+            raise BrokerUnavailableError(f"cannot read queue depths: {exc!r}") from exc
+        return depths
 
     # RPC
 

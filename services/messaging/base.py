@@ -24,6 +24,13 @@ class BrokerUnavailableError(ConnectionError):
     """The broker did not take (confirm) a message; the caller keeps it and tries later."""
 
 
+class DependencyUnavailableError(ConnectionError):
+    """A service the handler needs (a database, a store) is down: the message is not at fault.
+
+    It waits a retry delay and comes back without using up one of its attempts, however long the
+    outage lasts (an event dead-lettered because the database restarted would be a lost job)."""
+
+
 class UnroutableError(BrokerUnavailableError):
     """The broker took the message but no queue is bound for it (topology not declared yet)."""
 
@@ -45,6 +52,9 @@ decided by a person, so failing to apply it is taken as transient), dead-lettere
 attempt."""
 
 RpcHandler = Callable[[bytes], Awaitable[bytes]]
+
+# The queues whose depth /metrics reports (minuta_queue_depth{queue=...}).
+QUEUE_DEPTH_LABELS = ("jobs", "jobs_retry", "jobs_dead", "events_dead", "vectors")
 
 
 class RetryableJobError(RuntimeError):
@@ -112,3 +122,7 @@ class Broker(Protocol):
 
     async def serve_rpc(self, queue: str, handler: RpcHandler) -> None:
         """Answers calls on `queue` with `handler` (competing with other servers of it)."""
+
+    async def queue_depths(self) -> dict[str, int]:
+        """Messages ready in the queues worth watching, by `QUEUE_DEPTH_LABELS` label (metrics).
+        Never connects: raises BrokerUnavailableError when not connected right now."""

@@ -20,7 +20,12 @@ from services.contracts import (
     parse_job,
     parse_vector_command,
 )
-from services.messaging.base import BrokerUnavailableError, RetryableJobError
+from services.messaging.base import (
+    BrokerUnavailableError,
+    DependencyUnavailableError,
+    RetryableJobError,
+)
+from services.messaging.metrics import DeadReason, dead_reason, record_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,8 @@ Kind = Literal["jobs", "events", "vectors"]
 class Action(Enum):
     ACK = "ack"
     RETRY = "retry"
+    # Back through the retry queue with the same attempt number: a dependency was down.
+    WAIT = "wait"
     DEAD = "dead"
     REQUEUE = "requeue"
 
@@ -50,6 +57,8 @@ class Outcome:
     action: Action
     reason: str = ""
     error_type: str = ""
+    # DEAD only: the bounded label of minuta_dead_letters_total.
+    dead_reason: DeadReason | None = None
 
 
 @dataclass(frozen=True)
@@ -89,18 +98,25 @@ def decide(kind: Kind, exc: BaseException | None, attempt: int, max_attempts: in
         return Outcome(Action.ACK)
     reason, error_type = _describe(exc), type(exc).__name__
     if isinstance(exc, UnknownContractError):
-        return Outcome(Action.DEAD, reason, error_type)
+        return Outcome(Action.DEAD, reason, error_type, dead_reason(exc, gave_up=False))
     if isinstance(exc, BrokerUnavailableError | asyncio.CancelledError):
         # Not the message's fault: the broker (or our shutdown) stopped it; it will run again.
         return Outcome(Action.REQUEUE, reason, error_type)
+    if isinstance(exc, DependencyUnavailableError):
+        return Outcome(Action.WAIT, reason, error_type)
     # Events and vector commands are facts or decisions already made: any failure to apply one
     # is taken as transient. A job's failure is retried only when its handler says so.
     retryable = kind != "jobs" or isinstance(exc, RetryableJobError)
     if not retryable:
-        return Outcome(Action.DEAD, reason, error_type)
+        return Outcome(Action.DEAD, reason, error_type, dead_reason(exc, gave_up=False))
     if attempt < max_attempts:
         return Outcome(Action.RETRY, reason, error_type)
-    return Outcome(Action.DEAD, f"gave up after {attempt} attempts: {reason}", error_type)
+    return Outcome(
+        Action.DEAD,
+        f"gave up after {attempt} attempts: {reason}",
+        error_type,
+        dead_reason(exc, gave_up=True),
+    )
 
 
 def attempt_of(headers: dict[str, Any]) -> int:
@@ -134,7 +150,12 @@ async def handle_delivery(
     except asyncio.CancelledError as cancelled:
         # The drain timeout passed or the broker is closing: give the message back, then stop.
         await _settle(
-            delivery, Outcome(Action.REQUEUE, "cancelled"), attempt, retry_body, source_queue
+            delivery,
+            Outcome(Action.REQUEUE, "cancelled"),
+            attempt,
+            retry_body,
+            source_queue,
+            kind,
         )
         raise cancelled
     except Exception as error:
@@ -154,19 +175,27 @@ async def handle_delivery(
         try:
             await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
         except asyncio.CancelledError:
-            await _settle(delivery, outcome, attempt, retry_body, source_queue)
+            await _settle(delivery, outcome, attempt, retry_body, source_queue, kind)
             raise
-    await _settle(delivery, outcome, attempt, retry_body, source_queue)
+    await _settle(delivery, outcome, attempt, retry_body, source_queue, kind)
     return outcome
 
 
 async def _settle(
-    delivery: Delivery, outcome: Outcome, attempt: int, retry_body: bytes, source_queue: str
+    delivery: Delivery,
+    outcome: Outcome,
+    attempt: int,
+    retry_body: bytes,
+    source_queue: str,
+    kind: Kind,
 ) -> None:
     try:
         if outcome.action is Action.RETRY:
             headers = {**delivery.headers, ATTEMPT_HEADER: attempt + 1}
             await delivery.publish_retry(retry_body, headers)
+        elif outcome.action is Action.WAIT:
+            headers = {**delivery.headers, ATTEMPT_HEADER: attempt}
+            await delivery.publish_retry(delivery.body, headers)
         elif outcome.action is Action.DEAD:
             headers = {
                 **delivery.headers,
@@ -176,6 +205,7 @@ async def _settle(
                 SOURCE_HEADER: source_queue,
             }
             await delivery.publish_dead(delivery.body, headers)
+            record_dead_letter(kind, outcome.dead_reason or DeadReason.other)
         elif outcome.action is Action.REQUEUE:
             await delivery.requeue()
             return

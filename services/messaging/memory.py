@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +31,7 @@ from services.messaging.base import (
     VectorCommandHandler,
 )
 from services.messaging.delivery import DeadLetter, Kind, handle_delivery
+from services.messaging.metrics import depth_queues
 from services.messaging.settings import BrokerSettings
 from services.messaging.topology import Names, WorkQueue
 
@@ -52,6 +53,8 @@ class MemoryHub:
         self.queues: defaultdict[str, asyncio.Queue[_Envelope]] = defaultdict(asyncio.Queue)
         self.rpc_servers: defaultdict[str, list[RpcHandler]] = defaultdict(list)
         self._timers: set[asyncio.TimerHandle] = set()
+        # Messages waiting out a retry delay, by the queue they go back to (queue depths).
+        self.delayed: Counter[str] = Counter()
         self._round_robin = itertools.count()
 
     def put(self, queue: str, envelope: _Envelope) -> None:
@@ -62,10 +65,12 @@ class MemoryHub:
 
         def fire() -> None:
             self._timers.discard(handle)
+            self.delayed[queue] -= 1
             self.put(queue, envelope)
 
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
+        self.delayed[queue] += 1
 
     def rpc_server(self, queue: str) -> RpcHandler | None:
         servers = self.rpc_servers.get(queue)
@@ -214,6 +219,12 @@ class MemoryBroker:
             envelope = queue.get_nowait()
             letters.append(DeadLetter(envelope.body, envelope.headers, envelope.message_id))
         return letters
+
+    async def queue_depths(self) -> dict[str, int]:
+        depths = {label: self.hub.ready(name) for label, name in depth_queues(self.names).items()}
+        # A retry waits on a timer in the hub, not in a queue of its own.
+        depths["jobs_retry"] = self.hub.delayed[self.names.jobs.name]
+        return depths
 
     async def rpc_call(self, queue: str, body: bytes, timeout: float | None = None) -> bytes:
         timeout = timeout or self.settings.rpc_timeout_seconds

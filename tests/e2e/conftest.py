@@ -18,11 +18,12 @@ import pytest
 
 from tests.e2e.processes import (
     AUDIO,
+    BROKER_SETTINGS,
     RABBIT_URL,
     ApiProcess,
     Client,
     Stack,
-    WorkerProcess,
+    Workers,
     create_tenant,
 )
 from tests.services.messaging.harness import require_rabbitmq, unique_prefix
@@ -30,17 +31,6 @@ from tests.services.postgres_db import create_scratch_database, drop_scratch_dat
 from tests.services.s3_server import S3Server, seaweedfs_s3
 
 __all__ = ["seaweedfs_s3"]  # a session fixture, re-exported for pytest
-
-# Shared by every process of a stack: queue arguments (the retry TTL) must agree on all sides,
-# and the reconnection pauses are short so an outage test does not wait on defaults.
-BROKER_SETTINGS = {
-    "MINUTA_RETRY_DELAY_MS": "2000",
-    "MINUTA_MAX_ATTEMPTS": "3",
-    "MINUTA_BROKER_RECONNECT_INTERVAL_SECONDS": "1",
-    "MINUTA_BROKER_PUBLISH_TIMEOUT_SECONDS": "3",
-    "MINUTA_OUTBOX_POLL_SECONDS": "0.5",
-    "MINUTA_OUTBOX_RETRY_MAX_SECONDS": "2",
-}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,36 +45,6 @@ def audio() -> Path:
     if not AUDIO.is_dir():
         pytest.fail(f"recordings not found at {AUDIO} (set MINUTA_SHARED_DATA)")
     return AUDIO
-
-
-class Workers:
-    """Worker processes of one module; every one is killed at the end whatever happened."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.all: list[WorkerProcess] = []
-        self._shared: WorkerProcess | None = None
-
-    def start(self, name: str, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(self.stack, f"{name}-{len(self.all) + 1}", **env)
-        self.all.append(worker)
-        return worker
-
-    def shared(self) -> WorkerProcess:
-        """A worker with its models loaded, kept for the next test that needs one."""
-        if self._shared is None or not self._shared.alive:
-            self._shared = self.start("shared-worker").ready()
-        return self._shared
-
-    def stop_shared(self) -> None:
-        """For tests that must know which worker takes a job."""
-        shared, self._shared = self._shared, None
-        if shared is not None:
-            shared.terminate()
-
-    def close(self) -> None:
-        for worker in self.all:
-            worker.close()
 
 
 @dataclass

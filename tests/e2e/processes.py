@@ -31,6 +31,17 @@ AUDIO = Path(os.environ.get("MINUTA_SHARED_DATA", REPO.parent / "shared" / "data
 RABBIT_URL = os.environ.get("MINUTA_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 STARTUP_TIMEOUT = 240.0
+
+# Shared by every process of a stack: queue arguments (the retry TTL) must agree on all sides,
+# and the reconnection pauses are short so an outage test does not wait on defaults.
+BROKER_SETTINGS = {
+    "MINUTA_RETRY_DELAY_MS": "2000",
+    "MINUTA_MAX_ATTEMPTS": "3",
+    "MINUTA_BROKER_RECONNECT_INTERVAL_SECONDS": "1",
+    "MINUTA_BROKER_PUBLISH_TIMEOUT_SECONDS": "3",
+    "MINUTA_OUTBOX_POLL_SECONDS": "0.5",
+    "MINUTA_OUTBOX_RETRY_MAX_SECONDS": "2",
+}
 # Settings of the machine rather than of a test (where the models are) pass through.
 _INHERITED_MINUTA = ("MINUTA_CACHE_DIR", "MINUTA_SHARED_DATA")
 
@@ -316,6 +327,36 @@ class WorkerProcess(ManagedProcess):
 
     def completed_jobs(self, job_id: uuid.UUID) -> int:
         return self.log().count(f"job {job_id} completed")
+
+
+class Workers:
+    """Worker processes of one module; every one is killed at the end whatever happened."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.all: list[WorkerProcess] = []
+        self._shared: WorkerProcess | None = None
+
+    def start(self, name: str, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(self.stack, f"{name}-{len(self.all) + 1}", **env)
+        self.all.append(worker)
+        return worker
+
+    def shared(self) -> WorkerProcess:
+        """A worker with its models loaded, kept for the next test that needs one."""
+        if self._shared is None or not self._shared.alive:
+            self._shared = self.start("shared-worker").ready()
+        return self._shared
+
+    def stop_shared(self) -> None:
+        """For tests that must know which worker takes a job."""
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            shared.terminate()
+
+    def close(self) -> None:
+        for worker in self.all:
+            worker.close()
 
 
 class ServeProcess(ManagedProcess):

@@ -40,7 +40,7 @@ RETRY_DELAY = 2.0
 LONG_RECORDING = (
     "asr_ru",
     "silero_vad_ru_notranscript.wav",
-)  # MINUTA_RETRY_DELAY_MS of the stack (conftest.BROKER_SETTINGS)
+)  # MINUTA_RETRY_DELAY_MS of the stack (processes.BROKER_SETTINGS)
 
 
 def test_a_recording_completes_with_minutes_and_the_right_speakers(

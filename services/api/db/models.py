@@ -72,12 +72,29 @@ class MeetingStatus(StrEnum):
         return self in (MeetingStatus.completed, MeetingStatus.failed)
 
 
+class RetentionScope(StrEnum):
+    """What the retention sweep deletes once a meeting is older than the tenant's period."""
+
+    recording = "recording"  # the audio only; transcript, minutes and search vectors stay
+    everything = "everything"  # the whole meeting, as DELETE /v1/meetings/{id} does
+
+
 class Tenant(Base):
     __tablename__ = "tenants"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "retention_scope IN ('recording', 'everything')", name="retention_scope"
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Days a meeting is kept; NULL keeps meetings forever (services/api/retention.py).
+    retention_days: Mapped[int | None] = mapped_column(default=None)
+    retention_scope: Mapped[str] = mapped_column(
+        sa.String(16), default=RetentionScope.recording.value, server_default="recording"
+    )
 
 
 class ApiKey(Base):
@@ -90,7 +107,8 @@ class ApiKey(Base):
         sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(sa.String(200), default="")
-    prefix: Mapped[str] = mapped_column(sa.String(32))
+    # Indexed: a key is found by its prefix, then its hash is compared in constant time.
+    prefix: Mapped[str] = mapped_column(sa.String(32), index=True)
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -104,6 +122,7 @@ class Meeting(Base):
         ),
         # Newest-first pages of one tenant.
         sa.Index("ix_meetings_tenant_created", "tenant_id", "created_at", "id"),
+        sa.Index("uq_meetings_tenant_idempotency_key", "tenant_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -136,6 +155,10 @@ class Meeting(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when the retention sweep deleted the recording (audio_key then names nothing).
+    recording_deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The client's Idempotency-Key of the upload that created it (unique per tenant).
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), default=None)
 
 
 class Person(Base):

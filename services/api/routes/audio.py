@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 
 from services.api.deps import ContextDep, MeetingDep
 from services.api.schemas import AudioLinkOut, ErrorOut
@@ -21,6 +21,7 @@ AUDIO_LINK_TTL_SECONDS = 4 * 3600
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, invalid or revoked API key."},
     404: {"model": ErrorOut, "description": "No such meeting for this tenant."},
+    410: {"model": ErrorOut, "description": "The retention policy deleted the recording."},
     503: {"model": ErrorOut, "description": "The recording store is unavailable."},
 }
 
@@ -31,6 +32,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
 )
 async def audio_link(meeting: MeetingDep, ctx: ContextDep) -> AudioLinkOut:
+    if meeting.recording_deleted_at is not None:
+        raise HTTPException(
+            status.HTTP_410_GONE,
+            "The recording was deleted by the retention policy on "
+            f"{meeting.recording_deleted_at.date().isoformat()}; the transcript and minutes "
+            "are kept.",
+        )
     url = await ctx.storage.presigned_get_url(meeting.audio_key, expires_in=AUDIO_LINK_TTL_SECONDS)
     return AudioLinkOut(
         url=url, expires_in=AUDIO_LINK_TTL_SECONDS, content_type=meeting.audio_content_type

@@ -237,9 +237,14 @@ async def _fetch_ics(url: str, allow_private: bool) -> bytes:
 
 
 def _validation_error(exc: ValidationError) -> RequestValidationError:
-    errors = exc.errors(include_url=False, include_context=False)
-    for error in errors:
-        error["loc"] = ("body", *error["loc"])
+    errors: list[dict[str, Any]] = []
+    for error in exc.errors(include_url=False, include_context=False):
+        found: dict[str, Any] = {**error, "loc": ("body", *error["loc"])}
+        if isinstance(found.get("input"), bytes):
+            # The raw body of a json_invalid error: not UTF-8 perhaps, and unencodable in the
+            # JSON answer (a 500 instead of the 422, found by the fuzz test).
+            del found["input"]
+        errors.append(found)
     return RequestValidationError(errors)
 
 
@@ -295,10 +300,24 @@ _CALENDAR_BODY = {
     summary="Schedule a bot for every calendar event with a meeting link (idempotent by UID)",
     openapi_extra={"requestBody": _CALENDAR_BODY},
     responses={
+        400: {"model": ErrorOut, "description": "The form is malformed or has no file."},
         **_AUTH,
         413: {"model": ErrorOut, "description": "The calendar is too large."},
         415: {"model": ErrorOut, "description": "Neither an ICS file nor {ics_url}."},
-        422: {"model": ErrorOut, "description": "Not an ICS file, or ics_url unusable."},
+        422: {
+            "description": "Not an ICS file, or ics_url unusable (a message), or the JSON body "
+            "is invalid (FastAPI's list of field errors).",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/ErrorOut"},
+                            {"$ref": "#/components/schemas/HTTPValidationError"},
+                        ]
+                    }
+                }
+            },
+        },
     },
 )
 async def import_ics(request: Request, session: SessionDep, tenant: TenantDep) -> CalendarImportOut:

@@ -7,12 +7,14 @@ import uuid
 from collections.abc import AsyncIterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse
 from pydantic import ValidationError
 
+from services.api import idempotency
 from services.api.db.models import Meeting, MeetingStatus, OutboxJob
+from services.api.deletion import delete_meeting_everywhere
 from services.api.deps import NOT_FOUND, ContextDep, MeetingDep, SessionDep, TenantDep
 from services.api.exports import export
 from services.api.meetings import (
@@ -37,10 +39,12 @@ from services.api.schemas import (
     SpeakerOut,
     SpeakerRename,
 )
+from services.api.security.filenames import content_disposition
 from services.api.sniff import SNIFF_BYTES, SUPPORTED_DESCRIPTION, sniff
 from services.api.storage.base import StorageError
 from services.api.upload import MultipartReader, UploadError, peek, too_large
-from services.contracts import DeleteMeetingVectors, EnrollSpeaker
+from services.contracts import EnrollSpeaker
+from services.telemetry.logging import log_context
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +116,42 @@ def _not_completed(meeting: Meeting, what: str) -> HTTPException:
         **_AUTH_ERRORS,
         413: {"model": ErrorOut, "description": "The recording exceeds the size limit."},
         415: {"model": ErrorOut, "description": "The file is not a recording we can read."},
+        422: {
+            "description": "A form field is invalid (e.g. min_speakers > max_speakers).",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        },
         503: {"model": ErrorOut, "description": "The recording store is unavailable."},
     },
 )
 async def create_meeting(
-    request: Request, ctx: ContextDep, session: SessionDep, tenant: TenantDep
+    request: Request,
+    response: Response,
+    ctx: ContextDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            min_length=1,
+            max_length=idempotency.MAX_LENGTH,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Any unique string (a UUID): an upload sent again with the same key "
+            "returns the meeting the first one created (header `Idempotent-Replayed: true`).",
+        ),
+    ] = None,
 ) -> MeetingOut:
     """The recording is streamed to storage as it arrives; the job is queued with the meeting
     (an outbox row in the same transaction), so it runs even if the broker is down right now."""
+    tenant_id = tenant.id  # a rollback below expires the ORM object
+    if idempotency_key is not None:
+        earlier = await idempotency.find_by_key(session, tenant_id, idempotency_key)
+        await session.commit()
+        if earlier is not None:
+            response.headers[idempotency.REPLAYED_HEADER] = "true"
+            return to_out(earlier)
     limit = ctx.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
@@ -156,22 +188,36 @@ async def create_meeting(
             audio_content_type=sniffed.content_type,
             progress={},
             speaker_names={},
+            idempotency_key=idempotency_key,
         )
         session.add(meeting)
         session.add(OutboxJob(job_id=meeting.job_id, meeting_id=meeting.id, tenant_id=tenant.id))
         await session.commit()
-    except BaseException:
+    except BaseException as error:
         await session.rollback()
         try:
             await ctx.storage.delete(key)
         except StorageError:
             log.warning("could not remove the orphaned recording %s", key)
-        raise
+        twin = await idempotency.concurrent_twin(session, tenant_id, idempotency_key, error)
+        if twin is None:
+            raise
+        response.headers[idempotency.REPLAYED_HEADER] = "true"
+        return to_out(twin)
     ctx.relay.wake()
+    with log_context(job_id=meeting.job_id, tenant_id=tenant.id, meeting_id=meeting.id):
+        log.info("upload accepted: %d bytes of %s", size, sniffed.content_type)
     return to_out(meeting)
 
 
-@router.get("", summary="List meetings, newest first", responses={**_AUTH_ERRORS})
+@router.get(
+    "",
+    summary="List meetings, newest first",
+    responses={
+        400: {"model": ErrorOut, "description": "The cursor is not one this API issued."},
+        **_AUTH_ERRORS,
+    },
+)
 async def list_all(
     session: SessionDep,
     tenant: TenantDep,
@@ -231,7 +277,11 @@ async def export_meeting(
     return Response(
         exported.content,
         media_type=exported.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+        headers={
+            "Content-Disposition": content_disposition(
+                exported.filename, fallback=f"meeting-{meeting.id}"
+            )
+        },
     )
 
 
@@ -327,9 +377,7 @@ async def delete_meeting(
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     # The recording first: if that fails the row stays, and the DELETE can be repeated. The
     # vectors are deleted by a durable command committed with the row's deletion.
-    await ctx.storage.delete(meeting.audio_key)
-    await session.delete(meeting)
-    add_vector_command(session, DeleteMeetingVectors(tenant_id=tenant.id, meeting_id=meeting.id))
+    await delete_meeting_everywhere(session, ctx.storage, meeting)
     await session.commit()
     ctx.relay.wake()
 

@@ -81,7 +81,12 @@ async def search(
     ] = None,
     speaker: Annotated[
         str | None,
-        Query(max_length=200, description="Only passages of this person (by name) or label."),
+        Query(
+            max_length=200,
+            # No NUL: the name is looked up in PostgreSQL, which refuses one (a 500 before).
+            pattern=r"^[^\x00]*$",
+            description="Only passages of this person (by name) or label.",
+        ),
     ] = None,
     date_from: Annotated[datetime | None, Query(description="Meetings from this time.")] = None,
     date_to: Annotated[datetime | None, Query(description="Meetings up to this time.")] = None,

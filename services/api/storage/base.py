@@ -28,3 +28,7 @@ class Storage(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the object; a missing object is not an error."""
+
+    async def abort_stale_uploads(self, older_than_seconds: float) -> int:
+        """Remove what uploads cut off by a crash left (S3 multipart parts, partial files), if
+        started more than `older_than_seconds` ago; returns how many."""

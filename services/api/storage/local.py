@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -66,3 +67,16 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         path = self.path_for(key)
         await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def abort_stale_uploads(self, older_than_seconds: float) -> int:
+        def sweep() -> int:
+            cutoff = time.time() - older_than_seconds
+            removed = 0
+            for partial in self.root.rglob(".*.partial"):
+                with contextlib.suppress(OSError):
+                    if partial.stat().st_mtime < cutoff:
+                        partial.unlink()
+                        removed += 1
+            return removed
+
+        return await asyncio.to_thread(sweep)

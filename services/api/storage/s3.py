@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -207,3 +208,18 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         await self._call("delete_object", Bucket=self.bucket, Key=self._key(key))
+
+    async def abort_stale_uploads(self, older_than_seconds: float) -> int:
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
+        aborted = 0
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._prefix}
+        while True:
+            page = await self._call("list_multipart_uploads", **params)
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff:
+                    await self._abort(upload["Key"], upload["UploadId"])
+                    aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            params["KeyMarker"] = page.get("NextKeyMarker", "")
+            params["UploadIdMarker"] = page.get("NextUploadIdMarker", "")

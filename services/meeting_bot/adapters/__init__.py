@@ -11,7 +11,11 @@ from services.meeting_bot.adapters.zoom import ZoomAdapter
 
 # Order matters: the generic WebRTC adapter claims every link, so it comes last.
 ADAPTERS: tuple[type[PlatformAdapter], ...] = (
-    JitsiAdapter, GoogleMeetAdapter, ZoomAdapter, TeamsAdapter, WebRtcAdapter,
+    JitsiAdapter,
+    GoogleMeetAdapter,
+    ZoomAdapter,
+    TeamsAdapter,
+    WebRtcAdapter,
 )
 
 

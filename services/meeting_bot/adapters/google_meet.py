@@ -15,14 +15,19 @@ class GoogleMeetAdapter(PlatformAdapter):
     selectors = DomSelectors(
         name_input='input[aria-label="Your name"], input[placeholder="Your name"]',
         before_join=('button:has-text("Got it")', 'button:has-text("Dismiss")'),
-        mute_buttons=('[role="button"][aria-label*="Turn off microphone"]',
-                      '[role="button"][aria-label*="Turn off camera"]'),
+        mute_buttons=(
+            '[role="button"][aria-label*="Turn off microphone"]',
+            '[role="button"][aria-label*="Turn off camera"]',
+        ),
         join_buttons=('button:has-text("Ask to join")', 'button:has-text("Join now")'),
         in_meeting='[aria-label="Leave call"]',
         waiting_texts=("Asking to be let in", "Please wait until a meeting host brings you into"),
         ended_texts=("The call has ended", "You left the meeting", "This meeting has ended"),
-        refused_texts=("You can't join this video call", "Someone in the call denied your request",
-                       "You've been removed from the meeting"),
+        refused_texts=(
+            "You can't join this video call",
+            "Someone in the call denied your request",
+            "You've been removed from the meeting",
+        ),
         leave_buttons=('[aria-label="Leave call"]',),
         participant="[data-participant-id]",
         participant_name="[data-self-name], .zWGUib, [jsname='EydYod']",

@@ -22,8 +22,11 @@ class JitsiAdapter(PlatformAdapter):
         waiting=(".lobby-screen", '[data-testid="lobby.joinButton"]'),
         waiting_texts=("Asking to join meeting", "You are in the lobby"),
         ended_texts=("The meeting has been terminated", "The meeting ended", "Meeting ended"),
-        refused_texts=("You have been removed from the meeting",
-                       "Your request to join was rejected", "Access denied"),
+        refused_texts=(
+            "You have been removed from the meeting",
+            "Your request to join was rejected",
+            "Access denied",
+        ),
         leave_buttons=('[aria-label="Leave the meeting"]', ".hangup-button"),
         participant=".participants_pane .participant-item, [data-testid^='participant-item']",
         participant_name=".participant-name, [class*='nameContainer']",

@@ -13,17 +13,26 @@ class TeamsAdapter(PlatformAdapter):
     name = "teams"
     selectors = DomSelectors(
         name_input='input[data-tid="prejoin-display-name-input"]',
-        before_join=('button[data-tid="joinOnWeb"]', 'button:has-text("Continue on this browser")',
-                     'button:has-text("Continue without audio or video")'),
-        mute_buttons=('[data-tid="toggle-mute"][aria-checked="true"]',
-                      '[data-tid="toggle-video"][aria-checked="true"]'),
+        before_join=(
+            'button[data-tid="joinOnWeb"]',
+            'button:has-text("Continue on this browser")',
+            'button:has-text("Continue without audio or video")',
+        ),
+        mute_buttons=(
+            '[data-tid="toggle-mute"][aria-checked="true"]',
+            '[data-tid="toggle-video"][aria-checked="true"]',
+        ),
         join_buttons=('button[data-tid="prejoin-join-button"]',),
         in_meeting="#hangup-button, [data-tid='hangup-main-btn']",
-        waiting_texts=("Someone in the meeting should let you in soon",
-                       "When the meeting starts, we'll let people know you're waiting"),
+        waiting_texts=(
+            "Someone in the meeting should let you in soon",
+            "When the meeting starts, we'll let people know you're waiting",
+        ),
         ended_texts=("The meeting has ended", "You've been removed from this meeting"),
-        refused_texts=("Sorry, but you were denied access to the meeting",
-                       "You can't join this meeting"),
+        refused_texts=(
+            "Sorry, but you were denied access to the meeting",
+            "You can't join this meeting",
+        ),
         leave_buttons=("#hangup-button", "[data-tid='hangup-main-btn']"),
         participant="[data-tid^='participantsInCall-']",
         participant_name="[data-tid='roster-participant-name'], span[title]",

@@ -18,15 +18,21 @@ class ZoomAdapter(PlatformAdapter):
     selectors = DomSelectors(
         name_input="#input-for-name, input#inputname",
         before_join=("#onetrust-accept-btn-handler", 'button:has-text("Join from your browser")'),
-        mute_buttons=('#preview-audio-control-button[aria-label*="Mute"]',
-                      '#preview-video-control-button[aria-label*="Stop Video"]'),
+        mute_buttons=(
+            '#preview-audio-control-button[aria-label*="Mute"]',
+            '#preview-video-control-button[aria-label*="Stop Video"]',
+        ),
         join_buttons=("button.preview-join-button", "button#joinBtn"),
         in_meeting=".footer__leave-btn, button[aria-label='Leave']",
-        waiting_texts=("Please wait, the meeting host will let you in soon",
-                       "Host has joined. We've let them know you're here"),
+        waiting_texts=(
+            "Please wait, the meeting host will let you in soon",
+            "Host has joined. We've let them know you're here",
+        ),
         ended_texts=("This meeting has been ended by host", "The meeting has ended"),
-        refused_texts=("You have been removed from this meeting",
-                       "The host does not allow participants to join from the browser"),
+        refused_texts=(
+            "You have been removed from this meeting",
+            "The host does not allow participants to join from the browser",
+        ),
         leave_buttons=(".footer__leave-btn", "button:has-text('Leave Meeting')"),
         participant=".participants-item__item-layout, .participants-li",
         participant_name=".participants-item__display-name",

@@ -7,16 +7,10 @@ protocol and is the closest real server (see ../shared/INFRA.md).
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from ml_controller.llm.openai_engine import OpenAICompatibleEngine
@@ -25,65 +19,24 @@ from ml_controller.minutes.writer import write_minutes
 from ml_controller.settings import MLSettings
 from ml_controller.types import Segment
 from tests.ml_controller.llm.engines import llm_settings, packaged_gguf, shared_llama_engine
+from tests.ml_controller.llm.llama_server import free_port, llama_server
 from tests.ml_controller.minutes.meetings import Meeting, synthetic
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _threads() -> str:
     return str(llm_settings().llm_threads or llm_settings().threads)
 
 
-def _serve(arguments: list[str], port: int, log_path: Path) -> Iterator[str]:
-    """Run llama_cpp.server with `arguments` (which make it listen on `port`); yield its /v1 URL."""
-    command = [sys.executable, "-m", "llama_cpp.server", *arguments]
-    url = f"http://127.0.0.1:{port}"
-    # A file, not a pipe: the server logs more than a pipe buffer holds and would block.
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"HF_HUB_OFFLINE": "1"},
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}: {tail}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start within 180 s; log: {log_path}")
-            time.sleep(0.5)
-        yield url + "/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     arguments = [
         "--model", str(packaged_gguf()),
         "--model_alias", "minuta-minutes",
         "--n_ctx", "2048", "--n_threads", _threads(), "--n_threads_batch", _threads(),
         "--verbose", "False", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
-    yield from _serve(arguments, port, tmp_path_factory.mktemp("llama_server") / "server.log")
+    yield from llama_server(arguments, port, tmp_path_factory.mktemp("llama_server") / "server.log")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +54,7 @@ def per_task_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         "n_threads_batch": int(_threads()),
         "verbose": False,
     }
-    port = _free_port()
+    port = free_port()
     # With a config file the server takes host and port from it, not from the command line.
     config = {
         "host": "127.0.0.1",
@@ -110,7 +63,7 @@ def per_task_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     }
     (folder / "models.json").write_text(json.dumps(config), encoding="utf-8")
     arguments = ["--config_file", str(folder / "models.json")]
-    yield from _serve(arguments, port, folder / "server.log")
+    yield from llama_server(arguments, port, folder / "server.log")
 
 
 def _price_talk(data_dir: Path) -> tuple[Meeting, list[Segment]]:

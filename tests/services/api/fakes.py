@@ -83,6 +83,11 @@ class RecordingBrokerFake:
     async def serve_rpc(self, queue: str, handler: RpcHandler) -> None:
         raise NotImplementedError
 
+    async def queue_depths(self) -> dict[str, int]:
+        if not self.available:
+            raise BrokerUnavailableError("fake broker is down")
+        return {"jobs": len(self.published), "vectors": len(self.commands)}
+
     async def deliver(self, event: JobEvent) -> Any:
         """What the broker does with an event: hand it to the consumer (as often as asked)."""
         assert self.event_handler is not None, "the API is not consuming events"

@@ -6,10 +6,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
-from services.api.db.models import ApiKey, Meeting
-from services.api.tenants import KEY_PREFIX, create_key, hash_key, revoke_key
+from services.api.db.models import ApiKey, Meeting, utcnow
+from services.api.tenants import (
+    KEY_PREFIX,
+    authenticate,
+    create_key,
+    find_tenant,
+    generate_key,
+    hash_key,
+    revoke_key,
+)
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed
 
@@ -100,7 +108,50 @@ async def test_only_a_hash_of_the_key_is_stored(stack: ApiStack) -> None:
     secret = headers["Authorization"].removeprefix("Bearer ")
     async with stack.ctx.sessionmaker() as session:
         keys = list(await session.scalars(select(ApiKey)))
-    assert len(keys) == 1
+        # Every column of the raw row, as the database holds it.
+        rows = [tuple(r) for r in (await session.execute(text("SELECT * FROM api_keys"))).all()]
+    assert len(keys) == 1 and len(rows) == 1
     stored = keys[0]
     assert stored.key_hash == hash_key(secret) and secret not in stored.key_hash
     assert secret.startswith(stored.prefix) and len(stored.prefix) < 16
+    hidden_part = secret[len(stored.prefix) :]
+    for value in rows[0]:
+        assert hidden_part[:8] not in str(value), "a column holds part of the secret"
+
+
+async def test_a_wrong_key_with_the_right_prefix_is_refused(stack: ApiStack) -> None:
+    headers = await stack.tenant("acme")
+    secret = headers["Authorization"].removeprefix("Bearer ")
+    last = "A" if secret[-1] != "A" else "B"
+    for wrong in (
+        secret[:-1] + last,  # one character off
+        secret[:11] + "x" * (len(secret) - 11),  # the visible prefix and anything
+        secret[:11],  # the prefix alone
+        secret + "x",
+    ):
+        answer = await stack.client.get("/v1/meetings", headers={"X-API-Key": wrong})
+        assert answer.status_code == 401
+    assert (await stack.client.get("/v1/meetings", headers=headers)).status_code == 200
+
+
+async def test_keys_sharing_a_prefix_each_open_their_own_tenant(stack: ApiStack) -> None:
+    """The prefix only narrows the search: the hash decides, and revocation is per key."""
+    a = (await stack.tenant("a"))["Authorization"].removeprefix("Bearer ")
+    await stack.tenant("b")
+    b = a[:11] + generate_key()[11:]  # a second key that happens to start like the first
+    async with stack.ctx.sessionmaker() as session, session.begin():
+        tenant_b = await find_tenant(session, "b")
+        assert tenant_b is not None
+        session.add(ApiKey(tenant_id=tenant_b.id, name="twin", prefix=b[:11], key_hash=hash_key(b)))
+    async with stack.ctx.sessionmaker() as session:
+        found_a, found_b = await authenticate(session, a), await authenticate(session, b)
+        assert found_a is not None and found_b is not None
+        assert (found_a.name, found_b.name) == ("a", "b")
+        assert await authenticate(session, a[:11] + generate_key()[11:]) is None
+    async with stack.ctx.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(ApiKey).where(ApiKey.key_hash == hash_key(a)).values(revoked_at=utcnow())
+        )
+    refused = await stack.client.get("/v1/meetings", headers={"X-API-Key": a})
+    assert refused.status_code == 401
+    assert (await stack.client.get("/v1/meetings", headers={"X-API-Key": b})).status_code == 200

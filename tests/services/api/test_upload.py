@@ -62,6 +62,7 @@ async def test_upload_stores_the_recording_and_queues_the_job_with_the_meeting(
         "filename": "jfk.flac",
         "size": flac.stat().st_size,
         "content_type": "audio/flac",
+        "deleted_at": None,
     }
     assert body["result"] is None and body["error"] is None
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -204,3 +207,33 @@ def test_signature_rejects_old_timestamps() -> None:
     assert verify_signature("whsec_x", header, body, now=1_000_100)
     assert not verify_signature("whsec_x", header, body, now=1_000_000 + 301)
     assert not verify_signature("whsec_x", "garbage", body)
+
+
+async def test_a_real_delivery_verifies_as_documented_and_fails_when_stale_or_tampered(
+    stack: ApiStack, audio_dir: Path, receiver: Receiver
+) -> None:
+    """What a receiver does by hand from the docs: HMAC-SHA256(secret, "<t>.<raw body>")."""
+    headers = await stack.tenant()
+    secret = (
+        await stack.client.post("/v1/webhooks", headers=headers, json={"url": receiver.url})
+    ).json()["secret"]
+    meeting = await _meeting(stack, headers, audio_dir)
+    await stack.broker.deliver(completed(meeting))
+    await stack.ctx.webhooks.drain()
+    assert len(receiver.received) == 1
+    got = receiver.received[0]
+    fields = dict(part.split("=", 1) for part in got.headers[SIGNATURE_HEADER].split(","))
+    timestamp = int(fields["t"])
+    assert abs(time.time() - timestamp) < 60
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + got.body, hashlib.sha256)
+    assert hmac.compare_digest(expected.hexdigest(), fields["v1"])
+
+    header = got.headers[SIGNATURE_HEADER]
+    assert verify_signature(secret, header, got.body)
+    # Replayed six minutes later: refused, though the signature itself is right.
+    assert not verify_signature(secret, header, got.body, now=timestamp + 360)
+    tampered = got.body.replace(str(meeting.id).encode(), str(uuid.uuid4()).encode())
+    assert tampered != got.body and not verify_signature(secret, header, tampered)
+    # A re-signed header with an old time cannot be made without the secret.
+    forged = header.replace(f"t={timestamp}", f"t={timestamp + 1}")
+    assert not verify_signature(secret, forged, got.body)

@@ -18,6 +18,7 @@ from services.contracts import (
     ProcessMeetingJob,
 )
 from services.messaging.base import (
+    DependencyUnavailableError,
     RetryableJobError,
     RpcNoServerError,
     RpcRemoteError,
@@ -262,6 +263,34 @@ def test_events_in_order_and_a_failing_event_handler_is_retried(kind: str) -> No
         assert await h.dead_letters("events") == []
 
     run(scenario, kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_event_waits_out_a_dependency_outage_without_using_attempts(kind: str) -> None:
+    async def scenario(h: Harness) -> None:
+        worker, api = await h.broker(), await h.broker()
+        job = make_job()
+        outage_calls = 3 * api.max_attempts  # far more than the attempts an event gets
+        calls: list[int] = []
+        applied: list[Any] = []
+
+        async def apply(event: Any) -> None:
+            calls.append(len(calls) + 1)
+            if len(calls) <= outage_calls:
+                raise DependencyUnavailableError("database unavailable")
+            applied.append(event)
+
+        await api.consume_events(apply)
+        await worker.publish_event(
+            JobCompleted(
+                job_id=job.job_id, meeting_id=job.meeting_id, tenant_id=job.tenant_id, result={}
+            )
+        )
+        await until(lambda: len(applied) == 1, timeout=30)
+        assert len(calls) == outage_calls + 1
+        assert await h.dead_letters("events") == []
+
+    run(scenario, kind, retry_delay_ms=50)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -11,6 +11,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -90,7 +91,10 @@ def fail_on_a_recording(url: str) -> None:
 
 
 def test_an_error_arrives_tagged_and_without_recording_content(endpoint: str) -> None:
-    assert init_sentry("ml-controller", endpoint, environment="test") is True
+    assert (
+        init_sentry("ml-controller", endpoint, environment="test", release="minuta@9.9.9-test")
+        is True
+    )
     job_id, tenant_id = uuid.uuid4(), uuid.uuid4()
     with job_scope(job_id, tenant_id):
         sentry_sdk.set_context("result", {"segments": [{"text": TRANSCRIPT}]})
@@ -124,6 +128,7 @@ def test_an_error_arrives_tagged_and_without_recording_content(endpoint: str) ->
     assert error["tags"]["tenant"] == str(tenant_id)
     assert error["tags"]["service"] == "ml-controller"
     assert error["environment"] == "test"
+    assert error["release"] == other["release"] == "minuta@9.9.9-test"
     assert error["exception"]["values"][-1]["type"] == "RuntimeError"
     message = error["exception"]["values"][-1]["value"]
     assert "http://127.0.0.1:8333/minuta/recordings/abc.wav?[redacted]" in message
@@ -153,3 +158,56 @@ def test_scrub_text_keeps_what_helps_and_cuts_what_leaks() -> None:
     assert TRANSCRIPT not in scrub_text(pydantic)
     assert "input_type=str" in scrub_text(pydantic)
     assert scrub_text("no secrets here") == "no secrets here"
+
+
+def received_events(count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        events = [
+            json.loads(payload)
+            for body in EnvelopeStore.received
+            for header, payload in parse_envelope(body)
+            if header.get("type") == "event"
+        ]
+        if len(events) >= count:
+            return events
+        time.sleep(0.05)
+    raise AssertionError(f"expected {count} events, got {len(EnvelopeStore.received)} envelopes")
+
+
+def test_the_api_reports_with_the_release_and_environment_of_its_settings(
+    endpoint: str, tmp_path: Path
+) -> None:
+    from services.api.app import create_app
+    from tests.services.api.helpers import settings_from
+
+    settings = settings_from(
+        data_dir=tmp_path,
+        database_url=None,
+        broker_url=None,
+        s3_bucket=None,
+        sentry_dsn=endpoint,
+        sentry_environment="staging",
+        sentry_release="minuta@1.2.3-test",
+    )
+    create_app(settings, background=False)
+    job_id, tenant_id = uuid.uuid4(), uuid.uuid4()
+    with job_scope(job_id, tenant_id):
+        sentry_sdk.capture_message("an event applied badly")
+    sentry_sdk.flush(timeout=10)
+    (event,) = received_events(1)
+    assert event["release"] == "minuta@1.2.3-test"
+    assert event["environment"] == "staging"
+    assert event["tags"]["service"] == "api"
+    assert event["tags"]["job_id"] == str(job_id) and event["tags"]["tenant"] == str(tenant_id)
+
+
+def test_the_worker_settings_carry_release_and_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ml_controller.worker.settings import WorkerSettings
+
+    monkeypatch.setenv("MINUTA_SENTRY_ENVIRONMENT", "production")
+    monkeypatch.setenv("MINUTA_SENTRY_RELEASE", "minuta@2.0.0")
+    settings = WorkerSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.sentry_environment, settings.sentry_release) == ("production", "minuta@2.0.0")

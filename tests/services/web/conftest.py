@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.e2e.processes import AUDIO, Client, ServeProcess, Stack, create_tenant, serving
 
@@ -77,13 +77,30 @@ def new_context(browser: Browser, *, locale: str = "en-GB", **options: object) -
     return context
 
 
+# The API's Content-Security-Policy must not block anything the UI does: every violation the
+# browser reports is collected and fails the test that caused it.
+_REPORT_CSP = (
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+)
+
+
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     context = new_context(browser)
+    violations: list[str] = []
+    context.add_init_script(_REPORT_CSP)
+
+    def collect(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or message.text.startswith("CSP violation"):
+            violations.append(message.text)
+
+    context.on("console", collect)
     try:
         yield context
     finally:
         context.close()
+    assert violations == [], f"the UI broke the Content-Security-Policy: {violations}"
 
 
 def sign_in(page: Page, served: Served, key: str | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -77,3 +79,17 @@ def test_signing_secret_is_created_once_and_shared(tmp_path: Path) -> None:
     assert (tmp_path / "signing.key").stat().st_mode & 0o077 == 0
     configured = settings_from(data_dir=tmp_path, signing_secret=SecretStr("s" * 40))
     assert load_signing_secret(configured) == b"s" * 40
+
+
+async def test_partial_files_left_by_a_crash_are_removed_once_old(storage: LocalStorage) -> None:
+    folder = storage.path_for("t/m/recording").parent
+    folder.mkdir(parents=True)
+    old = folder / ".recording.dead.partial"
+    young = folder / ".recording.busy.partial"
+    kept = folder / "recording"
+    for path in (old, young, kept):
+        path.write_bytes(b"RIFF")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    os.utime(kept, (time.time() - 7200, time.time() - 7200))
+    assert await storage.abort_stale_uploads(3600) == 1
+    assert not old.exists() and young.exists() and kept.exists()

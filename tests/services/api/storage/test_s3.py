@@ -132,3 +132,25 @@ async def test_unreachable_server_is_a_storage_error() -> None:
     store = S3Storage.from_settings(settings)
     with pytest.raises(StorageError):
         await store.ensure_ready()
+
+
+async def test_multipart_uploads_abandoned_by_a_crash_are_aborted_once_old(
+    storage: S3Storage,
+) -> None:
+    client = storage._client
+    started = await asyncio.to_thread(
+        client.create_multipart_upload, Bucket=storage.bucket, Key=storage._key("c/crashed")
+    )
+    await asyncio.to_thread(
+        client.upload_part,
+        Bucket=storage.bucket,
+        Key=storage._key("c/crashed"),
+        UploadId=started["UploadId"],
+        PartNumber=1,
+        Body=os.urandom(5 * MIB),
+    )
+    assert await storage.abort_stale_uploads(3600) == 0  # young: may still be receiving
+    await asyncio.sleep(1.5)
+    assert await storage.abort_stale_uploads(1) == 1
+    uploads = await asyncio.to_thread(client.list_multipart_uploads, Bucket=storage.bucket)
+    assert uploads.get("Uploads", []) == []

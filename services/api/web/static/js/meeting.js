@@ -104,9 +104,15 @@ export function renderMeeting(main, id, startAt) {
     if (meeting.status !== "completed" || !meeting.result) return;
     const result = meeting.result;
     const speakers = speakerState(result);
-    const link = await api.audio(id);
+    // The retention policy may have deleted the recording; the transcript and minutes remain.
+    const deletedAt = meeting.audio.deleted_at;
+    const link = deletedAt ? { url: null } : await api.audio(id);
     if (gone) return;
     const player = renderPlayer(result, speakers, link);
+    if (deletedAt) {
+      player.audio.replaceWith(h("p", { class: "muted small" }, t("recording_deleted",
+        { date: new Date(deletedAt).toLocaleDateString(language()) })));
+    }
     stopPlayer = player.stop;
     main.append(h("div", { class: "layout" },
       h("div", { class: "side" }, player.player, renderSpeakers(id, speakers),

@@ -16,7 +16,7 @@ function lineAt(lines, time) {
 export function renderPlayer(result, speakers, audioLink) {
   const audio = h("audio", { controls: true, preload: "metadata", class: "player",
     "aria-label": t("player") });
-  audio.src = audioLink.url;
+  if (audioLink.url) audio.src = audioLink.url; // none once retention deleted the recording
   const followBox = h("input", { type: "checkbox", id: "follow", checked: true });
 
   function playFrom(seconds) {
