@@ -5,13 +5,14 @@
 
 `decode` calls ml_controller.audio.decode.decode_audio with the settings' limits; `process` runs
 the `minuta process` command in this process. The report holds the outcome, the error message of
-an AudioInputError (the only failure allowed), the elapsed seconds and the peak RSS (ru_maxrss).
+an AudioInputError (the only failure allowed), the elapsed seconds and the peak RSS (VmHWM).
 Any other exception escapes with its traceback and a non-zero exit: the test reads that as a crash.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -20,7 +21,12 @@ from typing import Any
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """VmHWM of this process's own memory. Not ru_maxrss: Linux carries that across exec, so it
+    would report the test process this one was forked from (800 MB late in a full run)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _decode(path: Path, max_hours: float | None) -> dict[str, Any]:
@@ -57,7 +63,16 @@ def _process(path: Path, options: list[str]) -> dict[str, Any]:
     return {"outcome": "ok" if code == 0 else "refused", "exit_code": code}
 
 
+def _limit_address_space() -> None:
+    """The ceiling the test asks for (MINUTA_PROBE_ADDRESS_SPACE_BYTES), set here after exec: a
+    preexec_fn would run in a fork of the test process, already past it in a long test run."""
+    limit = os.environ.get("MINUTA_PROBE_ADDRESS_SPACE_BYTES")
+    if limit:
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+
+
 def main() -> None:
+    _limit_address_space()
     mode, path, report = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     extra = sys.argv[4:]
     began = time.monotonic()

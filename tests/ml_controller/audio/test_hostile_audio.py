@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from collections.abc import Callable
@@ -51,10 +50,6 @@ class Outcome:
     stderr: str = ""
 
 
-def _limit_address_space() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
-
-
 def _child_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINUTA_")}
     if "MINUTA_CACHE_DIR" in os.environ:
@@ -78,15 +73,17 @@ def run_probe(
     report = tmp / f"{path.name}.{mode}.json"
     report.unlink(missing_ok=True)
     timeout = DECODE_TIMEOUT if mode == "decode" else PROCESS_TIMEOUT
+    limit = (
+        {"MINUTA_PROBE_ADDRESS_SPACE_BYTES": str(ADDRESS_SPACE_BYTES)} if mode == "decode" else {}
+    )
     try:
         done = subprocess.run(
             [*PROBE, mode, str(path), str(report), *args],
             cwd=REPO,
-            env=_child_env(**settings),
+            env=_child_env(**settings, **limit),
             capture_output=True,
             text=True,
             timeout=timeout,
-            preexec_fn=_limit_address_space if mode == "decode" else None,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{path.name} ({mode}): no answer within {timeout:.0f} s (a hang)")
