@@ -26,6 +26,9 @@ class MLSettings(BaseSettings):
     asr_device: Literal["cpu", "cuda", "auto"] = "cpu"
     asr_compute_type: str = "int8"
     asr_beam_size: int = 5
+    # Seeds Whisper's temperature-fallback sampling and the LLM's sampling: the same file gives
+    # the same transcript and minutes on the same machine.
+    seed: int = 0
     # Audio is transcribed in blocks cut at silences so memory does not grow with length.
     asr_block_seconds: float = 600.0
 

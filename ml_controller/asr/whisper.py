@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import ctranslate2
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 from faster_whisper.vad import VadOptions
@@ -79,6 +80,7 @@ class WhisperTranscriber:
         done = 0.0
         for start, end in blocks:
             block = audio.block(start, end)
+            ctranslate2.set_random_seed(self.settings.seed)
             pieces, info = self.model.transcribe(
                 block,
                 language=language,

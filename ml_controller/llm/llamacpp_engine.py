@@ -87,6 +87,7 @@ class LlamaCppEngine:
                     response_format={"type": "json_object", "schema": schema},
                     max_tokens=max_tokens,
                     temperature=self.settings.llm_temperature,
+                    seed=self.settings.seed,
                 )
             except ValueError as exc:
                 # llama-cpp-python raises ValueError when prompt + answer exceed n_ctx.
