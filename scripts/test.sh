@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export MINUTA_HOME="${MINUTA_HOME:-$HOME/.cache/minuta}"
+# Where the joined weights and derived models go (the settings' cache_dir).
+export MINUTA_CACHE_DIR="${MINUTA_CACHE_DIR:-$MINUTA_HOME}"
 VENV="${MINUTA_VENV:-$MINUTA_HOME/venv}"
 "$VENV/bin/ruff" check ml_controller services training tests benchmarks scripts
 "$VENV/bin/mypy"

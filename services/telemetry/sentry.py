@@ -1,23 +1,28 @@
 """Sentry for every service: errors tagged with the job and tenant, never a recording's content.
 
-What could carry a meeting out of the system is kept out at the source: no local variables, no
-request bodies, no PII (`send_default_pii` and `data_collection` stay unset, because setting
-`data_collection` switches off the SDK's own scrubber). Then everything is scrubbed again before
-it is sent: values under keys that hold transcript or minutes content are replaced, presigned
-URLs lose their query strings (the signature is a credential), and pydantic's echo of rejected
-input is cut.
+What could carry a meeting out of the system is kept out at the source: the SDK's
+`data_collection` (sentry-sdk 3) collects no stack-frame variables, bodies, cookies, query strings,
+user details, database or queue payloads. Then everything is scrubbed again before it is sent
+(events, spans, breadcrumbs, logs): values under keys that hold transcript or minutes content are
+replaced, presigned URLs lose their query strings (the signature is a credential), and pydantic's
+echo of rejected input is cut.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import sentry_sdk
+from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint, Log
+
+if TYPE_CHECKING:
+    from sentry_sdk._types import DataCollectionUserOptions, SpanJSON
 
 REDACTED = "[redacted]"
 
@@ -48,6 +53,19 @@ _URL_QUERY = re.compile(r"(?P<base>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#'\"<>]+)\?[
 _AWS_SIGNATURE = re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s'\"]+", re.I)
 _PYDANTIC_INPUT = re.compile(r"input_value=.*?(?=, input_type=|\]$|$)", re.M)
 _MAX_DEPTH = 20
+
+# Everything the SDK would gather by itself that could hold a meeting, a credential or a person.
+DATA_COLLECTION: DataCollectionUserOptions = {
+    "user_info": False,
+    "cookies": {"mode": "off"},
+    "url_query_params": {"mode": "off"},
+    "http_bodies": [],
+    "gen_ai": {"inputs": False, "outputs": False},
+    "mcp": {"inputs": False, "outputs": False},
+    "database_query_data": False,
+    "queues": False,
+    "stack_frame_variables": False,
+}
 
 
 def scrub_text(value: str) -> str:
@@ -86,6 +104,10 @@ def before_send_log(log: Log, hint: Hint) -> Log | None:
     return cast(Log, scrub(log))
 
 
+def before_send_span(span: SpanJSON, hint: Hint) -> SpanJSON | None:
+    return cast("SpanJSON", scrub(span))
+
+
 def init_sentry(
     service_name: str,
     dsn: str | None,
@@ -106,12 +128,17 @@ def init_sentry(
         environment=environment,
         release=release or _release(),
         server_name=None,
-        include_local_variables=False,
+        data_collection=DATA_COLLECTION,
         max_request_body_size="never",
         traces_sample_rate=traces_sample_rate,
-        enable_logs=enable_logs,
+        # sentry-sdk 3 ships every INFO log and makes no events of error logs unless told.
+        integrations=[
+            LoggingIntegration(
+                level=logging.INFO if enable_logs else None, event_level=logging.ERROR
+            )
+        ],
         before_send=before_send,
-        before_send_transaction=before_send,
+        before_send_span=before_send_span,
         before_breadcrumb=before_breadcrumb,
         before_send_log=before_send_log,
         debug=debug,

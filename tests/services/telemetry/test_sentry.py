@@ -211,3 +211,50 @@ def test_the_worker_settings_carry_release_and_environment(
     monkeypatch.setenv("MINUTA_SENTRY_RELEASE", "minuta@2.0.0")
     settings = WorkerSettings(_env_file=None)  # type: ignore[call-arg]
     assert (settings.sentry_environment, settings.sentry_release) == ("production", "minuta@2.0.0")
+
+
+def received_items(kind: str, count: int) -> list[bytes]:
+    deadline = time.monotonic() + 10
+    while True:
+        items = [
+            payload
+            for body in EnvelopeStore.received
+            for header, payload in parse_envelope(body)
+            if header.get("type") == kind
+        ]
+        if len(items) >= count or time.monotonic() > deadline:
+            return items
+        time.sleep(0.05)
+
+
+def test_logs_spans_and_error_logs_are_scrubbed_under_sentry_sdk_3(endpoint: str) -> None:
+    """sentry-sdk 3 ships INFO logs and spans by default and no longer makes events of error
+    logs; Minuta keeps logs opt-in, error logs as events, and scrubs all of them."""
+    assert int(sentry_sdk.VERSION.split(".")[0]) >= 3
+    init_sentry("api", endpoint, traces_sample_rate=1.0, enable_logs=True)
+    log = logging.getLogger("minuta.test")
+    log.setLevel(logging.INFO)
+    log.info("fetching %s", PRESIGNED)
+    log.error("job failed on %s", PRESIGNED)
+    with sentry_sdk.start_span(name="job"):
+        sentry_sdk.set_extra("transcript", TRANSCRIPT)
+        sentry_sdk.get_current_scope().set_tag("step", "transcription")
+    sentry_sdk.flush(timeout=10)
+
+    logs = received_items("log", 1)
+    (event,) = received_events(1)
+    assert logs, "an INFO log was not shipped with enable_logs=True"
+    raw = b"".join(EnvelopeStore.received)
+    assert b"abc.wav?[redacted]" in b"".join(logs)
+    assert "abc.wav?[redacted]" in json.dumps(event)
+    assert SIGNATURE.encode() not in raw and TRANSCRIPT.encode() not in raw
+    assert event["level"] == "error"
+
+
+def test_logs_stay_home_unless_enabled(endpoint: str) -> None:
+    init_sentry("api", endpoint)
+    logging.getLogger("minuta.test").warning("a warning that stays in the process log")
+    sentry_sdk.capture_message("flush marker")
+    sentry_sdk.flush(timeout=10)
+    received_events(1)
+    assert received_items("log", 1) == []
