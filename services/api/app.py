@@ -40,6 +40,7 @@ from services.api.storage.local import LocalStorage
 from services.api.upload import UploadError
 from services.api.web import install_web
 from services.api.webhooks import WebhookDispatcher
+from services.egress import EgressPolicy
 from services.meeting_controller.backends.base import ComputeBackend
 from services.meeting_controller.backends.factory import build_backend
 from services.meeting_controller.controller import MeetingController
@@ -96,12 +97,14 @@ def create_app(
     background: bool = True,
     controller_settings: ControllerSettings | None = None,
     bot_backend: ComputeBackend | None = None,
+    egress: EgressPolicy | None = None,
 ) -> FastAPI:
     """The API. `broker`/`storage` default to what the settings ask for; an injected broker is
     not closed by the app (give the API its own instance: the app stops its consumers).
     `background=False` starts neither the outbox relay nor the event consumer (tests drive
     `app.state.ctx.relay` and `app.state.ctx.applier` themselves, and the meeting controller
-    through `app.state.bot_controller`)."""
+    through `app.state.bot_controller`). `egress` replaces the policy built from
+    `settings.egress_allow_cidrs` (tests give it a resolver that answers without DNS)."""
     settings = settings or ApiSettings()
     # Before the app exists, so the SDK's FastAPI integration instruments it.
     init_sentry(
@@ -117,7 +120,8 @@ def create_app(
     owns_broker = broker is None
     broker = broker if broker is not None else _default_broker(settings)
     notifier = MeetingNotifier()
-    dispatcher = WebhookDispatcher(sessionmaker, settings)
+    egress = egress or EgressPolicy.from_setting(settings.egress_allow_cidrs)
+    dispatcher = WebhookDispatcher(sessionmaker, settings, egress=egress)
     ctx = ApiContext(
         settings=settings,
         engine=engine,
@@ -128,6 +132,7 @@ def create_app(
         applier=EventApplier(sessionmaker, notifier=notifier, webhooks=dispatcher),
         webhooks=dispatcher,
         notifier=notifier,
+        egress=egress,
     )
 
     controller_settings = controller_settings or ControllerSettings()
@@ -136,6 +141,7 @@ def create_app(
         bot_backend or build_backend(controller_settings, settings.data_dir),
         controller_settings,
         api_url=controller_settings.public_api_url or settings.resolved_public_base_url,
+        egress_allow=egress.allow,
     )
 
     retention = RetentionSweeper(

@@ -11,6 +11,7 @@ from services.api.outbox import OutboxRelay
 from services.api.settings import ApiSettings
 from services.api.storage.base import Storage
 from services.api.webhooks import WebhookDispatcher
+from services.egress import EgressPolicy
 from services.messaging.base import Broker
 
 
@@ -25,3 +26,5 @@ class ApiContext:
     applier: EventApplier
     webhooks: WebhookDispatcher
     notifier: MeetingNotifier
+    # Every URL a tenant gives (webhook, bot meeting, calendar) is checked against it.
+    egress: EgressPolicy

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.egress import parse_cidrs
 
 GIB = 1024**3
 MIB = 1024**2
@@ -55,6 +57,11 @@ class ApiSettings(BaseSettings):
     # Key of the local signed URLs; unset: a random key kept in data_dir/signing.key.
     signing_secret: SecretStr | None = None
 
+    # Egress (services/egress): address ranges the server may reach besides public ones, for an
+    # on-premise install's intranet ("10.20.0.0/16, fd00:1::/64"); empty: public addresses only.
+    # Webhooks, calendar ics_url and bots' meeting pages all go through this one policy.
+    egress_allow_cidrs: str = ""
+
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
     webhook_backoff_seconds: float = Field(default=2.0, ge=0)
@@ -101,6 +108,12 @@ class ApiSettings(BaseSettings):
                 "(boto3 then uses its own credential chain)"
             )
         return self
+
+    @field_validator("egress_allow_cidrs")
+    @classmethod
+    def _cidrs_parse(cls, value: str) -> str:
+        parse_cidrs(value)  # a typo fails at start, not at the first webhook
+        return value
 
     @property
     def resolved_database_url(self) -> str:

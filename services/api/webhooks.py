@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -29,6 +30,8 @@ from services.api.db.models import Webhook, WebhookDelivery, utcnow
 from services.api.metrics import record_webhook_delivery
 from services.api.schemas import WebhookEvent
 from services.api.settings import ApiSettings
+from services.egress import EgressPolicy, EgressRefused
+from services.egress.transport import pinned_client
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,25 @@ def verify_signature(
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+class DeliveryError(StrEnum):
+    """What the delivery log says went wrong: codes, never the network's own words (those
+    would tell a tenant which internal ports answer, and how)."""
+
+    http_status = "http_status"  # the receiver answered, not 2xx (status_code has the code)
+    egress_refused = "egress_refused"  # the URL now leads to an address the policy refuses
+    timeout = "timeout"
+    connect_failed = "connect_failed"
+    transport_error = "transport_error"
+
+
+def delivery_error(exc: httpx.HTTPError) -> DeliveryError:
+    if isinstance(exc, httpx.TimeoutException):
+        return DeliveryError.timeout
+    if isinstance(exc, httpx.ConnectError):
+        return DeliveryError.connect_failed
+    return DeliveryError.transport_error
+
+
 @dataclass(frozen=True)
 class _Target:
     webhook_id: uuid.UUID
@@ -90,11 +112,15 @@ class WebhookDispatcher:
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: ApiSettings,
         client: httpx.AsyncClient | None = None,
+        *,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
-        self._client = client or httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False
+        # Checked again at every attempt, connecting to the checked address (no rebinding).
+        self._client = client or pinned_client(
+            egress or EgressPolicy.from_setting(settings.egress_allow_cidrs),
+            timeout=settings.webhook_timeout_seconds,
         )
         self._owns_client = client is None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -170,14 +196,16 @@ class WebhookDispatcher:
         }
         started = time.perf_counter()
         status: int | None = None
-        error: str | None = None
+        error: DeliveryError | None = None
         try:
             response = await self._client.post(target.url, content=body, headers=headers)
             status = response.status_code
             if not 200 <= status < 300:
-                error = f"the receiver answered HTTP {status}"
+                error = DeliveryError.http_status
+        except EgressRefused:
+            error = DeliveryError.egress_refused
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = delivery_error(exc)
         meeting_id = data.get("meeting", {}).get("id")
         record = WebhookDelivery(
             webhook_id=target.webhook_id,
@@ -188,7 +216,7 @@ class WebhookDispatcher:
             url=target.url,
             status_code=status,
             success=error is None,
-            error=error,
+            error=error.value if error else None,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         try:

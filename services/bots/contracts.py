@@ -73,6 +73,8 @@ class BotSpec(BaseModel):
     # How long to wait to be admitted, and how long to stay once everyone else has left.
     admission_timeout: float = Field(default=600, gt=0)
     alone_timeout: float = Field(default=60, gt=0)
+    # Ranges the bot's browser may reach besides public addresses (MINUTA_EGRESS_ALLOW_CIDRS).
+    egress_allow_cidrs: list[str] = Field(default_factory=list)
 
 
 class BotEvent(BaseModel):

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.db.models import Bot, utcnow
 from services.bots.contracts import BotSpec, BotState, FailureReason
+from services.egress import IPNetwork
 from services.meeting_controller.backends.base import BackendError, ComputeBackend, RunnerHandle
 from services.meeting_controller.settings import ControllerSettings
 from services.meeting_controller.tokens import hash_token, new_token
@@ -49,8 +51,11 @@ class MeetingController:
         backend: ComputeBackend,
         settings: ControllerSettings,
         api_url: str,
+        egress_allow: Sequence[IPNetwork] = (),
     ) -> None:
         self.sessionmaker = sessionmaker
+        # The bot checks every page it opens against the same policy, with these ranges allowed.
+        self.egress_allow = [str(net) for net in egress_allow]
         self.backend = backend
         self.settings = settings
         self.api_url = api_url.rstrip("/")
@@ -97,6 +102,7 @@ class MeetingController:
             heartbeat_seconds=s.bot_heartbeat_seconds,
             admission_timeout=s.bot_admission_timeout_seconds,
             alone_timeout=s.bot_alone_timeout_seconds,
+            egress_allow_cidrs=self.egress_allow,
         )
 
     async def _claim_due(self, now: datetime) -> list[_Claimed]:

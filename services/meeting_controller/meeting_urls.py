@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from services.egress import EgressPolicy, EgressRefused
+
 MAX_URL_LENGTH = 2048
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'\\]+", re.IGNORECASE)
 # Punctuation that ends a sentence rather than the link.
@@ -31,12 +33,12 @@ def validate_meeting_url(url: str) -> str:
         raise MeetingUrlError(
             f"meeting_url must be an http or https link, not {parts.scheme or 'a bare path'!r}"
         )
-    if not parts.hostname:
-        raise MeetingUrlError("meeting_url has no host name")
-    if parts.username or parts.password:
-        raise MeetingUrlError("meeting_url must not carry a user name or password")
-    if any(ch.isspace() for ch in url):
-        raise MeetingUrlError("meeting_url must not contain spaces")
+    try:
+        # Credentials, spaces, no host: the egress policy's own rules (addresses are checked
+        # where the URL is stored and where it is opened, with a resolver).
+        EgressPolicy().check_syntax(url, "meeting_url")
+    except EgressRefused as refused:
+        raise MeetingUrlError(refused.message) from refused
     return url
 
 

@@ -34,9 +34,8 @@ class ControllerSettings(BaseSettings):
     bot_controller_poll_seconds: float = Field(default=2.0, gt=0)
     bot_admission_timeout_seconds: float = Field(default=600.0, gt=0)
     bot_alone_timeout_seconds: float = Field(default=60.0, gt=0)
-    # A calendar `ics_url` is fetched by the API itself: by default only from public addresses,
-    # so a tenant cannot make it read internal services. True allows an intranet calendar.
-    bot_calendar_private_urls: bool = False
+    # Which addresses a calendar `ics_url` or a bot's page may reach: the API's egress policy
+    # (MINUTA_EGRESS_ALLOW_CIDRS, services/egress), passed to each bot in its spec.
 
     # Local processes: the command (`--spec-file <json>` is appended); files under spec_dir.
     bot_command: list[str] = Field(default_factory=_default_bot_command)

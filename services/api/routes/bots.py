@@ -3,12 +3,10 @@ bot's own callbacks (events, heartbeat, recording), which authenticate with the 
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
 import logging
 import uuid
-from socket import SOCK_STREAM
+from dataclasses import replace
 from typing import Annotated, Any
 
 import httpx
@@ -18,6 +16,7 @@ from pydantic import ValidationError
 
 from services.api.db.models import Bot, Meeting, MeetingStatus, OutboxJob, utcnow
 from services.api.deps import ContextDep, SessionDep, TenantDep
+from services.api.egress import refuse_unreachable
 from services.api.meetings import audio_key
 from services.api.routes.meetings import FORM_OVERHEAD_BYTES
 from services.api.schemas import (
@@ -40,7 +39,13 @@ from services.bots.contracts import (
     HeartbeatReply,
     ParticipantTimeline,
 )
-from services.meeting_controller.calendar_import import CalendarError, parse_calendar
+from services.egress import EgressPolicy, EgressRefused
+from services.egress.transport import pinned_client
+from services.meeting_controller.calendar_import import (
+    CalendarError,
+    CalendarEvent,
+    parse_calendar,
+)
 from services.meeting_controller.store import (
     CANCELLED,
     NewBot,
@@ -111,11 +116,19 @@ def _wake_controller(request: Request) -> None:
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Send a bot to a meeting, now or at join_at",
-    responses={**_AUTH},
+    responses={
+        **_AUTH,
+        422: {
+            "model": ErrorOut,
+            "description": "meeting_url leads to an address the server does not reach "
+            "(loopback, private, link-local, ...) or carries credentials; or the body is invalid.",
+        },
+    },
 )
 async def create_bot(
-    body: BotCreate, request: Request, session: SessionDep, tenant: TenantDep
+    body: BotCreate, request: Request, session: SessionDep, tenant: TenantDep, ctx: ContextDep
 ) -> BotOut:
+    await refuse_unreachable(ctx.egress, body.meeting_url, "meeting_url")
     bot = new_bot_row(
         tenant.id,
         NewBot(
@@ -167,35 +180,6 @@ async def leave(
     return bot_out(bot)
 
 
-async def _refuse_internal(url: httpx.URL, allow_private: bool) -> None:
-    """422 unless every address `url`'s host resolves to is public (or private ones are allowed)."""
-    if url.scheme not in ("http", "https"):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"The calendar at ics_url leads to a {url.scheme or 'scheme-less'} URL; "
-            "only http and https are fetched.",
-        )
-    if allow_private:
-        return
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(url.host, port, type=SOCK_STREAM)
-    except OSError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"The calendar host {url.host} cannot be resolved ({exc}).",
-        ) from exc
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        if not address.is_global:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"The calendar at ics_url is on {address}, an address inside the network; "
-                "only public calendars are fetched (an intranet one needs "
-                "MINUTA_BOT_CALENDAR_PRIVATE_URLS=true).",
-            )
-
-
 async def _read_capped(answer: httpx.Response) -> bytes:
     data = bytearray()
     async for chunk in answer.aiter_bytes():
@@ -207,33 +191,50 @@ async def _read_capped(answer: httpx.Response) -> bytes:
     return bytes(data)
 
 
-async def _fetch_ics(url: str, allow_private: bool) -> bytes:
+def _unfetchable(why: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"The calendar at ics_url {why}.")
+
+
+async def _fetch_ics(url: str, egress: EgressPolicy) -> bytes:
+    """The calendar's bytes. Every hop is checked by the egress policy and fetched from the
+    address that was checked; failures say what kind, never the network's own words."""
     target = httpx.URL(url)
     try:
-        async with httpx.AsyncClient(timeout=ICS_FETCH_TIMEOUT) as client:
-            # Redirects are followed by hand: each hop's address is checked like the first.
+        async with pinned_client(egress, timeout=ICS_FETCH_TIMEOUT) as client:
+            # Redirects are followed by hand: each hop goes through the policy like the first.
             for _ in range(MAX_ICS_REDIRECTS + 1):
-                await _refuse_internal(target, allow_private)
                 async with client.stream("GET", target) as answer:
                     location = answer.headers.get("location")
                     if answer.is_redirect and location:
                         target = answer.url.join(location)
                         continue
                     if answer.status_code != 200:
-                        raise HTTPException(
-                            status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"The calendar at ics_url answered HTTP {answer.status_code}.",
-                        )
+                        raise _unfetchable(f"answered HTTP {answer.status_code}")
                     return await _read_capped(answer)
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"The calendar at ics_url redirects more than {MAX_ICS_REDIRECTS} times.",
-        )
+        raise _unfetchable(f"redirects more than {MAX_ICS_REDIRECTS} times")
+    except EgressRefused as refused:
+        raise _unfetchable(f"is refused: {refused.message}") from refused
+    except httpx.TimeoutException as exc:
+        raise _unfetchable("did not answer in time") from exc
     except httpx.HTTPError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"The calendar at ics_url cannot be fetched: {exc}",
-        ) from exc
+        raise _unfetchable("cannot be fetched") from exc
+
+
+async def _checked_links(events: list[CalendarEvent], egress: EgressPolicy) -> list[CalendarEvent]:
+    """Events whose meeting link the policy refuses become skipped ones, with the reason."""
+    verdicts: dict[str, str | None] = {}
+    checked: list[CalendarEvent] = []
+    for event in events:
+        url = event.meeting_url
+        if url is not None and url not in verdicts:
+            try:
+                await egress.check_async(url, "the meeting link")
+                verdicts[url] = None
+            except EgressRefused as refused:
+                verdicts[url] = refused.message
+        why = verdicts.get(url) if url is not None else None
+        checked.append(event if why is None else replace(event, meeting_url=None, problem=why))
+    return checked
 
 
 def _validation_error(exc: ValidationError) -> RequestValidationError:
@@ -256,9 +257,9 @@ async def _calendar_source(request: Request) -> tuple[bytes, CalendarUrlImport |
             body = CalendarUrlImport.model_validate_json(await request.body())
         except ValidationError as exc:
             raise _validation_error(exc) from exc
-        controller = getattr(request.app.state, "bot_controller", None)
-        allow_private = bool(controller and controller.settings.bot_calendar_private_urls)
-        return await _fetch_ics(body.ics_url, allow_private), body
+        egress: EgressPolicy = request.app.state.ctx.egress
+        await refuse_unreachable(egress, body.ics_url, "ics_url")
+        return await _fetch_ics(body.ics_url, egress), body
     if media == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=8)
         upload = form.get("file")
@@ -320,12 +321,15 @@ _CALENDAR_BODY = {
         },
     },
 )
-async def import_ics(request: Request, session: SessionDep, tenant: TenantDep) -> CalendarImportOut:
+async def import_ics(
+    request: Request, session: SessionDep, tenant: TenantDep, ctx: ContextDep
+) -> CalendarImportOut:
     data, options = await _calendar_source(request)
     try:
         events = parse_calendar(data)
     except CalendarError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc}.") from exc
+    events = await _checked_links(events, ctx.egress)
     options = options or CalendarUrlImport.model_construct(
         bot_name="Minuta notetaker", max_duration=3 * 3600.0
     )

@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from services.api.db.models import Webhook, WebhookDelivery
-from services.api.deps import SessionDep, TenantDep
+from services.api.deps import ContextDep, SessionDep, TenantDep
+from services.api.egress import refuse_unreachable
 from services.api.schemas import (
     ErrorOut,
     WebhookCreate,
@@ -54,11 +55,19 @@ async def _owned(session: SessionDep, tenant_id: uuid.UUID, webhook_id: uuid.UUI
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Register a webhook (the signing secret is shown only in this answer)",
-    responses={401: _ERRORS[401]},
+    responses={
+        401: _ERRORS[401],
+        422: {
+            "model": ErrorOut,
+            "description": "The URL leads to an address the server does not reach (loopback, "
+            "private, link-local, ...) or carries credentials; or the body is invalid.",
+        },
+    },
 )
 async def create_webhook(
-    body: WebhookCreate, session: SessionDep, tenant: TenantDep
+    body: WebhookCreate, session: SessionDep, tenant: TenantDep, ctx: ContextDep
 ) -> WebhookCreated:
+    await refuse_unreachable(ctx.egress, str(body.url), "the webhook url")
     hook = Webhook(
         id=uuid.uuid4(),
         tenant_id=tenant.id,

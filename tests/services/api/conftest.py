@@ -24,6 +24,7 @@ from services.api.context import ApiContext
 from services.api.db.migrate import upgrade_database
 from services.api.settings import ApiSettings
 from services.api.tenants import create_tenant
+from tests.egress_fakes import LOOPBACK_CIDRS, fake_policy
 from tests.services.api.fakes import RecordingBrokerFake
 from tests.services.api.helpers import settings_from
 from tests.services.postgres_db import postgres_url
@@ -97,6 +98,8 @@ def make_settings(
         "outbox_retry_max_seconds": 0.05,
         "outbox_poll_seconds": 0.1,
         "sse_poll_seconds": 0.2,
+        # The tests' receivers listen on loopback, which the egress policy refuses by default.
+        "egress_allow_cidrs": LOOPBACK_CIDRS,
     }
     if backend == "postgres-s3":
         url = request.getfixturevalue("migrated_postgres")
@@ -178,6 +181,8 @@ class ApiStack:
 @asynccontextmanager
 async def open_stack(settings: ApiSettings, **app_kwargs: Any) -> AsyncIterator[ApiStack]:
     broker = app_kwargs.pop("broker", None) or RecordingBrokerFake()
+    # Names resolve without DNS (tests/egress_fakes.py); the allow-list is the settings' own.
+    app_kwargs.setdefault("egress", fake_policy(settings.egress_allow_cidrs))
     app = create_app(
         settings, broker=broker, background=app_kwargs.pop("background", False), **app_kwargs
     )

@@ -40,8 +40,8 @@ def controller_settings(tmp_path: Path, **extra: Any) -> ControllerSettings:
 async def bots(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ApiStack]:
     backend = getattr(request, "param", "sqlite-local")
     settings = make_settings(backend, request, tmp_path)
-    # The tests' calendar server listens on loopback, which the API refuses by default.
-    controller = controller_settings(tmp_path, bot_calendar_private_urls=True)
+    # The tests' calendar server listens on loopback: make_settings allows it explicitly.
+    controller = controller_settings(tmp_path)
     async with open_stack(settings, controller_settings=controller) as opened:
         yield opened
 
@@ -325,7 +325,7 @@ async def test_calendar_url_redirects_are_checked_hop_by_hop(
     ftp = await bots.client.post(
         "/v1/bots/calendar", headers=acme, json={"ics_url": f"{base}/to-ftp"}
     )
-    assert ftp.status_code == 422 and "only http and https" in ftp.text
+    assert ftp.status_code == 422 and "http or https" in ftp.text
     loop = await bots.client.post(
         "/v1/bots/calendar", headers=acme, json={"ics_url": f"{base}/loop"}
     )
@@ -337,16 +337,68 @@ async def test_calendar_url_inside_the_network_is_refused_by_default(
 ) -> None:
     base, files = ics_server
     files["/cal.ics"] = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
-    settings = make_settings("sqlite-local", request, tmp_path)
+    settings = make_settings("sqlite-local", request, tmp_path, egress_allow_cidrs="")
     async with open_stack(settings, controller_settings=controller_settings(tmp_path)) as stack:
         acme = await stack.tenant("acme")
-        for url in (
-            f"{base}/cal.ics",
-            "http://169.254.169.254/latest/meta-data",
-            "http://10.1.2.3/",
+        for url, says in (
+            (f"{base}/cal.ics", "loopback"),
+            ("http://169.254.169.254/latest/meta-data", "link-local"),
+            ("http://10.1.2.3/", "private network"),
+            ("http://localhost:1/cal.ics", "loopback"),
+            ("http://user:secret@calendar.example.com/cal.ics", "user name or password"),
         ):
             answer = await stack.client.post(
                 "/v1/bots/calendar", headers=acme, json={"ics_url": url}
             )
             assert answer.status_code == 422, url
-            assert "inside the network" in answer.text, url
+            assert says in str(answer.json()["detail"]), (url, answer.text)
+
+
+INWARD_MEETING_URLS = [
+    "http://127.0.0.1:8000/",
+    "https://localhost/room",
+    "http://[::1]/room",
+    "http://[::ffff:127.0.0.1]/room",
+    "http://2130706433/room",
+    "http://0x7f000001/room",
+    "http://127.1/room",
+    "http://0.0.0.0:5432/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.8:15672/",
+    "http://[fd00::8]/",
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+    "https://user:secret@meet.example.com/room",
+]
+
+
+async def test_bots_are_never_sent_inward(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Without MINUTA_EGRESS_ALLOW_CIDRS every inward meeting_url is a 422 and no bot is made;
+    a calendar's inward links are skipped with the reason."""
+    settings = make_settings("sqlite-local", request, tmp_path, egress_allow_cidrs="")
+    async with open_stack(settings, controller_settings=controller_settings(tmp_path)) as stack:
+        acme = await stack.tenant("acme")
+        for url in INWARD_MEETING_URLS:
+            answer = await stack.client.post("/v1/bots", headers=acme, json={"meeting_url": url})
+            assert answer.status_code == 422, (url, answer.text)
+            assert "meeting_url" in str(answer.json()["detail"]), answer.text
+        assert (await stack.client.get("/v1/bots", headers=acme)).json()["items"] == []
+
+        start = datetime.now(UTC) + timedelta(days=1)
+        calendar = _ics(
+            f"UID:inward-1\nDTSTART:{_stamp(start)}\nLOCATION:https://10.0.0.8/meet/room",
+            f"UID:inward-2\nDTSTART:{_stamp(start)}\nURL:https://meet.google.com@127.0.0.1/abc",
+            f"UID:meta-3\nDTSTART:{_stamp(start)}\nLOCATION:https://169.254.169.254/x",
+            f"UID:public-4\nDTSTART:{_stamp(start)}\nURL:https://meet.google.com/abc-defg-hij",
+        )
+        answer = await stack.client.post(
+            "/v1/bots/calendar",
+            headers=acme,
+            files={"file": ("cal.ics", calendar, "text/calendar")},
+        )
+        assert answer.status_code == 200, answer.text
+        outcome = answer.json()
+        assert [b["calendar_uid"] for b in outcome["created"]] == ["public-4"]
+        skipped = {s["uid"]: s["why"] for s in outcome["skipped"]}
+        assert set(skipped) == {"inward-1", "inward-2", "meta-3"}
+        assert "private network" in skipped["inward-1"]
+        assert "link-local" in skipped["meta-3"]

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +17,9 @@ import pytest
 
 from services.api.db.models import Meeting
 from services.api.webhooks import SIGNATURE_HEADER, sign, verify_signature
-from tests.services.api.conftest import ApiStack
+from services.egress import EgressPolicy
+from tests.egress_fakes import PUBLIC_TEST_ADDRESS
+from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.helpers import completed
 from tests.services.api.test_events import _failed
 
@@ -117,7 +119,7 @@ async def test_completed_webhook_is_signed_retried_and_logged(
         (2, 503, False),
         (1, 500, False),
     ]
-    assert log[2]["error"] == "the receiver answered HTTP 500"
+    assert log[2]["error"] == "http_status"  # a code; the status is its own field
     assert len({d["delivery_id"] for d in log}) == 1
     assert all(d["meeting_id"] == str(meeting.id) for d in log)
 
@@ -173,7 +175,8 @@ async def test_unreachable_receiver_is_logged_as_an_error(stack: ApiStack, audio
     await stack.ctx.webhooks.drain()
     log = (await stack.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=headers)).json()
     assert len(log) == stack.settings.webhook_max_attempts
-    assert all(d["status_code"] is None and "ConnectError" in d["error"] for d in log)
+    # A code, never the network's own words (they would map this machine's ports).
+    assert all(d["status_code"] is None and d["error"] == "connect_failed" for d in log)
 
 
 async def test_webhooks_are_per_tenant(stack: ApiStack, receiver: Receiver) -> None:
@@ -237,3 +240,82 @@ async def test_a_real_delivery_verifies_as_documented_and_fails_when_stale_or_ta
     # A re-signed header with an old time cannot be made without the secret.
     forged = header.replace(f"t={timestamp}", f"t={timestamp + 1}")
     assert not verify_signature(secret, forged, got.body)
+
+
+# The egress policy (services/egress): without MINUTA_EGRESS_ALLOW_CIDRS nothing inward is taken.
+INWARD_URLS = [
+    "http://127.0.0.1:9/hook",
+    "http://localhost:9/hook",
+    "http://[::1]:9/hook",
+    "http://[::ffff:127.0.0.1]:9/hook",
+    "http://2130706433:9/hook",
+    "http://0x7f000001:9/hook",
+    "http://127.1:9/hook",
+    "http://0177.0.0.1:9/hook",
+    "http://0.0.0.0:9/hook",
+    "http://169.254.169.254/latest/meta-data",
+    "http://10.0.0.1/hook",
+    "http://192.168.0.1/hook",
+    "http://[fd00::1]/hook",
+    "http://[fe80::1]/hook",
+    "http://[2002:7f00:1::]/hook",
+    "http://[64:ff9b::a9fe:a9fe]/hook",
+    "http://user:secret@hooks.example.com/hook",
+]
+
+
+@pytest.fixture
+async def closed_stack(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[ApiStack]:
+    """The API as shipped: no allow-list, so only public addresses may be reached."""
+    settings = make_settings(backend, request, tmp_path, egress_allow_cidrs="")
+    async with open_stack(settings) as opened:
+        yield opened
+
+
+async def test_inward_webhook_urls_are_refused_with_422(closed_stack: ApiStack) -> None:
+    headers = await closed_stack.tenant()
+    for url in INWARD_URLS:
+        answer = await closed_stack.client.post("/v1/webhooks", headers=headers, json={"url": url})
+        assert answer.status_code == 422, (url, answer.text)
+        detail = answer.json()["detail"]
+        assert "webhook url" in detail.lower() and (
+            "MINUTA_EGRESS_ALLOW_CIDRS" in detail or "password" in detail
+        ), detail
+    assert (await closed_stack.client.get("/v1/webhooks", headers=headers)).json() == []
+    public = await closed_stack.client.post(
+        "/v1/webhooks", headers=headers, json={"url": "https://hooks.example.com/minuta"}
+    )
+    assert public.status_code == 201, public.text
+
+
+async def test_a_webhook_whose_name_turns_inward_is_not_called(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    audio_dir: Path,
+    receiver: Receiver,
+) -> None:
+    """Public when registered, loopback when delivered (DNS rebinding): refused at use, logged
+    as a code, and the receiver on loopback never sees a request."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    answers = [PUBLIC_TEST_ADDRESS]
+
+    def rebinding(host: str, port: int) -> list[str]:
+        return [answers.pop(0)] if answers else ["127.0.0.1"]
+
+    settings = make_settings(backend, request, tmp_path, egress_allow_cidrs="")
+    async with open_stack(settings, egress=EgressPolicy(resolver=rebinding)) as stack:
+        headers = await stack.tenant()
+        url = f"http://hooks.example.com:{port}/hooks/minuta"
+        hook = (await stack.client.post("/v1/webhooks", headers=headers, json={"url": url}))
+        assert hook.status_code == 201, hook.text
+        meeting = await _meeting(stack, headers, audio_dir)
+        await stack.broker.deliver(completed(meeting))
+        await stack.ctx.webhooks.drain()
+        log = (
+            await stack.client.get(f"/v1/webhooks/{hook.json()['id']}/deliveries", headers=headers)
+        ).json()
+    assert log and all(d["error"] == "egress_refused" and not d["success"] for d in log)
+    assert receiver.received == []
