@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import sentry_sdk
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
@@ -98,13 +99,15 @@ def create_app(
     controller_settings: ControllerSettings | None = None,
     bot_backend: ComputeBackend | None = None,
     egress: EgressPolicy | None = None,
+    webhook_client: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     """The API. `broker`/`storage` default to what the settings ask for; an injected broker is
     not closed by the app (give the API its own instance: the app stops its consumers).
     `background=False` starts neither the outbox relay nor the event consumer (tests drive
     `app.state.ctx.relay` and `app.state.ctx.applier` themselves, and the meeting controller
     through `app.state.bot_controller`). `egress` replaces the policy built from
-    `settings.egress_allow_cidrs` (tests give it a resolver that answers without DNS)."""
+    `settings.egress_allow_cidrs` (tests give it a resolver that answers without DNS), and
+    `webhook_client` the pinned client deliveries go through (the app then leaves it open)."""
     settings = settings or ApiSettings()
     # Before the app exists, so the SDK's FastAPI integration instruments it.
     init_sentry(
@@ -121,7 +124,7 @@ def create_app(
     broker = broker if broker is not None else _default_broker(settings)
     notifier = MeetingNotifier()
     egress = egress or EgressPolicy.from_setting(settings.egress_allow_cidrs)
-    dispatcher = WebhookDispatcher(sessionmaker, settings, egress=egress)
+    dispatcher = WebhookDispatcher(sessionmaker, settings, webhook_client, egress=egress)
     ctx = ApiContext(
         settings=settings,
         engine=engine,

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -23,9 +24,11 @@ from services.bots.contracts import (
     FailureReason,
     ParticipantTimeline,
 )
+from services.egress import EgressPolicy, EgressRefused, numeric_host
 from services.meeting_bot.adapters import adapter_for
 from services.meeting_bot.adapters.base import JoinAttempt, PlatformAdapter
 from services.meeting_bot.browser import BrowserSession, browser_session
+from services.meeting_bot.egress_guard import EgressGuard
 from services.meeting_bot.recorder import Recorder
 from services.meeting_bot.timeline import SpeakingTracker
 
@@ -56,6 +59,14 @@ class BotOutcome:
     timeline: ParticipantTimeline | None = None
 
 
+class PageFailure(StrEnum):
+    """A bot's failure detail when its page is not reached: codes, not the network's words."""
+
+    egress_refused = "egress_refused"  # the link now leads to an address the policy refuses
+    load_failed = "page_load_failed"
+    http_error = "page_http_error"
+
+
 class _Failed(Exception):
     def __init__(self, reason: FailureReason, detail: str) -> None:
         super().__init__(detail)
@@ -81,8 +92,11 @@ class BotRunner:
         """Run to the end; unexpected exceptions propagate (the caller reports `crashed`)."""
         self.report(BotState.joining)
         path = self.work_dir / f"{self.spec.bot_id}.webm"
+        policy = EgressPolicy.from_setting(",".join(self.spec.egress_allow_cidrs))
+        guard = EgressGuard(policy)
         try:
-            with browser_session() as session:
+            pin = self._checked_meeting_host(policy)
+            with browser_session(pin, guard) as session:
                 recorder = Recorder(session.context, path)
                 self._open_and_join(session)
                 self._wait_for_admission(session.page)
@@ -105,15 +119,34 @@ class BotRunner:
             timeline=timeline,
         )
 
+    def _checked_meeting_host(self, policy: EgressPolicy) -> list[str]:
+        """Checks the meeting link again at use; Chromium args that make the browser connect
+        to the address just checked (no second lookup it could be rebound in)."""
+        url = self.adapter.join_url(self.spec.meeting_url, self.spec.bot_name)
+        try:
+            target = policy.check(url, "the meeting link")
+        except EgressRefused as refused:
+            log.warning("meeting link refused: %s", refused.reason.value)
+            raise _Failed(FailureReason.unreachable, PageFailure.egress_refused.value) from refused
+        if numeric_host(target.host) is not None:
+            return []
+        address = target.addresses[0]
+        shown = f"[{address}]" if address.version == 6 else str(address)
+        return [f"--host-resolver-rules=MAP {target.host} {shown}"]
+
     def _open_and_join(self, session: BrowserSession) -> None:
         page = session.page
         url = self.adapter.join_url(self.spec.meeting_url, self.spec.bot_name)
         try:
             response = page.goto(url, wait_until="load", timeout=PAGE_LOAD_TIMEOUT_MS)
         except PlaywrightError as error:
-            raise _Failed(FailureReason.unreachable, _first_line(error)) from error
+            # The browser's own words (ERR_CONNECTION_REFUSED, ...) stay in the bot's log: in
+            # the API they would tell a tenant which of the network's ports answer.
+            log.warning("meeting page not loaded: %s", _first_line(error))
+            raise _Failed(FailureReason.unreachable, PageFailure.load_failed.value) from error
         if response is not None and response.status >= 400:
-            raise _Failed(FailureReason.unreachable, f"{url} answered HTTP {response.status}")
+            log.warning("meeting page answered HTTP %d", response.status)
+            raise _Failed(FailureReason.unreachable, PageFailure.http_error.value)
         attempt = self.adapter.join(page, self.spec.bot_name)
         if attempt is JoinAttempt.ended:
             raise _Failed(FailureReason.meeting_ended, "the meeting ended before the bot joined")

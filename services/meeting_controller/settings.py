@@ -51,6 +51,8 @@ class ControllerSettings(BaseSettings):
     bot_k8s_ttl_seconds: int = Field(default=600, ge=0)
     bot_k8s_cpu: str = "1"
     bot_k8s_memory: str = "1Gi"
+    # The bot container's user id: never root, so Chromium's sandbox stays on.
+    bot_k8s_run_as_user: int = Field(default=10001, ge=1)
 
     # OpenStack servers (openstacksdk). Either a clouds.yaml entry or the auth fields.
     bot_os_cloud: str | None = None

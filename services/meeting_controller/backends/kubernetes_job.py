@@ -66,10 +66,22 @@ class KubernetesJobBackend:
                 limits={"memory": s.bot_k8s_memory},
             ),
             volume_mounts=[k8s.V1VolumeMount(name="spec", mount_path=SPEC_DIR, read_only=True)],
+            # Chromium keeps its sandbox (it is off only for root): an unprivileged user that
+            # cannot gain privileges, with no capabilities; HOME is writable for its profile.
+            env=[k8s.V1EnvVar(name="HOME", value="/tmp")],
+            security_context=k8s.V1SecurityContext(
+                run_as_non_root=True,
+                run_as_user=s.bot_k8s_run_as_user,
+                allow_privilege_escalation=False,
+                capabilities=k8s.V1Capabilities(drop=["ALL"]),
+            ),
         )
         pod = k8s.V1PodSpec(
             restart_policy="Never",
             containers=[container],
+            # The bot needs no Kubernetes API access (infra/kubernetes/bot-networkpolicy.yaml
+            # bounds its network).
+            automount_service_account_token=False,
             volumes=[
                 k8s.V1Volume(
                     name="spec",

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from uuid import UUID
 
@@ -19,6 +20,28 @@ from services.bots.contracts import BotSpec
 from services.meeting_controller.backends.base import BackendError, RunnerHandle
 
 NAME = "local"
+
+# All a bot inherits from the API's environment: what Python, Chromium and TLS need to run.
+# Never the database URL, S3 keys or signing secret: the bot's token and the API's URL are in
+# its spec file, and that is all it needs.
+BOT_ENVIRONMENT = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "MINUTA_CHROMIUM",
+)
+
+
+def bot_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:
+    source = os.environ if source is None else source
+    return {name: source[name] for name in BOT_ENVIRONMENT if name in source}
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -65,6 +88,7 @@ class LocalProcessBackend:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    env=bot_environment(),
                     # Its own group: stopping it also stops the browser it started.
                     start_new_session=True,
                 )

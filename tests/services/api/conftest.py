@@ -24,7 +24,7 @@ from services.api.context import ApiContext
 from services.api.db.migrate import upgrade_database
 from services.api.settings import ApiSettings
 from services.api.tenants import create_tenant
-from tests.egress_fakes import LOOPBACK_CIDRS, fake_policy
+from tests.egress_fakes import LOOPBACK_CIDRS, fake_policy, loopback_only_client
 from tests.services.api.fakes import RecordingBrokerFake
 from tests.services.api.helpers import settings_from
 from tests.services.postgres_db import postgres_url
@@ -181,12 +181,15 @@ class ApiStack:
 @asynccontextmanager
 async def open_stack(settings: ApiSettings, **app_kwargs: Any) -> AsyncIterator[ApiStack]:
     broker = app_kwargs.pop("broker", None) or RecordingBrokerFake()
-    # Names resolve without DNS (tests/egress_fakes.py); the allow-list is the settings' own.
-    app_kwargs.setdefault("egress", fake_policy(settings.egress_allow_cidrs))
+    # Names resolve without DNS (tests/egress_fakes.py); the allow-list is the settings' own;
+    # webhooks go through the production policy but can never leave loopback.
+    egress = app_kwargs.setdefault("egress", fake_policy(settings.egress_allow_cidrs))
+    webhook_client = loopback_only_client(egress, settings.webhook_timeout_seconds)
+    app_kwargs.setdefault("webhook_client", webhook_client)
     app = create_app(
         settings, broker=broker, background=app_kwargs.pop("background", False), **app_kwargs
     )
-    async with app.router.lifespan_context(app):
+    async with webhook_client, app.router.lifespan_context(app):
         ctx: ApiContext = app.state.ctx
         if isinstance(broker, RecordingBrokerFake):
             await broker.consume_events(ctx.applier)  # what the background task does

@@ -48,6 +48,7 @@ from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.events import EventApplier
 from services.api.tenants import create_tenant
 from tests.e2e.processes import in_thread
+from tests.egress_fakes import fake_policy, loopback_only_client
 from tests.services.api.conftest import BACKENDS, SHARED_AUDIO, make_settings
 from tests.services.api.fakes import RecordingBrokerFake
 from tests.services.api.helpers import completed, sample_result
@@ -164,7 +165,15 @@ def fuzz_target(
     tmp: Path = tmp_path_factory.mktemp("fuzz")
     api_settings = make_settings(request.param, request, tmp, rate_limit_enabled=False)
     database_url = api_settings.resolved_database_url
-    app: Any = create_app(api_settings, broker=RecordingBrokerFake(), background=False)
+    # Fuzzed URLs are resolved without DNS, and webhooks cannot leave loopback.
+    egress = fake_policy(api_settings.egress_allow_cidrs)
+    app: Any = create_app(
+        api_settings,
+        broker=RecordingBrokerFake(),
+        background=False,
+        egress=egress,
+        webhook_client=loopback_only_client(egress, api_settings.webhook_timeout_seconds),
+    )
     try:
         with asgi.get_client(app) as client:  # starts the app: migrations, storage
             assert client.get("/readyz").status_code == 200

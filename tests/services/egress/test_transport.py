@@ -20,7 +20,12 @@ from cryptography.x509.oid import NameOID
 
 from services.egress import EgressPolicy, EgressRefused, Refusal
 from services.egress.transport import PinnedTransport, pinned_client
-from tests.egress_fakes import LOOPBACK_CIDRS, PUBLIC_TEST_ADDRESS
+from tests.egress_fakes import (
+    LOOPBACK_CIDRS,
+    PUBLIC_TEST_ADDRESS,
+    fake_policy,
+    loopback_only_client,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -180,3 +185,13 @@ async def test_tls_is_verified_against_the_name_not_the_address(tmp_path: Path, 
         assert seen.hosts == [f"secure.example.com:{port}"]
     finally:
         serving.close()
+
+
+async def test_the_tests_own_guard_never_leaves_loopback(port: int, seen: Seen) -> None:
+    """tests/egress_fakes.py: a public name passes the policy, but the connection is refused
+    before any packet, so no test can reach the address the fake resolver hands out."""
+    async with loopback_only_client(fake_policy(""), 5) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("https://hooks.example.com/deliver")
+    async with loopback_only_client(fake_policy(LOOPBACK_CIDRS), 5) as client:
+        assert (await client.get(f"http://127.0.0.1:{port}/x")).status_code == 200

@@ -14,6 +14,7 @@ from typing import Any
 
 from services.bots.contracts import BotEvent
 from tests.services.meeting_bot.bot_api_receiver import BotApiReceiver
+from tests.services.meeting_bot.janus_server import JANUS_NETWORKS
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -60,7 +61,10 @@ def start_bot(folder: Path, meeting_url: str, env: dict[str, str] | None = None,
     spec_path = folder / "spec.json"
     spec_path.write_text(json.dumps({
         "bot_id": bot_id, "meeting_url": meeting_url, "api_url": receiver.url,
-        "bot_token": token, "heartbeat_seconds": 1, **spec,
+        "bot_token": token, "heartbeat_seconds": 1,
+        # The test meeting and receiver listen on loopback and Janus on its veth: the bot
+        # refuses both by default, so they are allowed here by name.
+        "egress_allow_cidrs": ["127.0.0.0/8", "::1/128", JANUS_NETWORKS], **spec,
     }))
     log_path = folder / "bot.log"
     with log_path.open("wb") as log:

@@ -55,6 +55,11 @@ class JanusServer:
         subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
 
 
+# Where start_janus() draws its /30s from: the bot's egress allow-list names it, as an
+# on-premise install names its intranet.
+JANUS_NETWORKS = "10.200.0.0/14"
+
+
 def start_janus(log_dir: Path, timeout: float = 20.0) -> JanusServer:
     """Create the namespace and veth pair, start Janus inside and wait for its HTTP API."""
     if shutil.which("janus") is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from services.meeting_bot.browser import CHROMIUM, CHROMIUM_ARGS
+from services.meeting_bot.browser import CHROMIUM, CHROMIUM_ARGS, sandbox_args
 
 
 @contextmanager
@@ -24,6 +24,7 @@ def participants(
         pages: dict[str, Page] = {}
         for name, wav in people.items():
             args = [a for a in CHROMIUM_ARGS if a != "--use-fake-device-for-media-stream"]
+            args += sandbox_args()
             args.append("--use-fake-device-for-media-stream")
             if wav is not None:
                 args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")

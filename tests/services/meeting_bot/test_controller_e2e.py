@@ -15,6 +15,7 @@ import pytest
 from ml_controller.metrics import word_error_rate
 from tests.e2e.processes import Client, ServeProcess, Stack, serving, transcript
 from tests.services.meeting_bot.conversation import TURNS, build_conversation
+from tests.services.meeting_bot.janus_server import JANUS_NETWORKS
 from tests.services.meeting_bot.meeting_server import MeetingServer
 from tests.services.meeting_bot.participants import participants
 
@@ -28,6 +29,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProc
         MINUTA_BOT_HEARTBEAT_SECONDS="2",
         MINUTA_BOT_CONTROLLER_POLL_SECONDS="0.5",
         MINUTA_BOT_ALONE_TIMEOUT_SECONDS="60",
+        # The test meeting is on loopback and Janus on its veth: named, as an intranet would be.
+        MINUTA_EGRESS_ALLOW_CIDRS=f"127.0.0.0/8,::1/128,{JANUS_NETWORKS}",
     ) as served:
         yield served
 

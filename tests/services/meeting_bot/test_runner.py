@@ -48,7 +48,22 @@ def test_a_page_that_does_not_load_fails_as_unreachable(tmp_path: Path) -> None:
         assert run.wait_exit(60) == 0, run.log()
         assert run.receiver.states() == ["joining", "failed"]
         assert run.last_event().reason == "unreachable"
-        assert "ERR_CONNECTION_REFUSED" in (run.last_event().detail or "")
+        # A code: the browser's words (ERR_CONNECTION_REFUSED) would map the network's ports.
+        assert run.last_event().detail == "page_load_failed"
+        assert "ERR_CONNECTION_REFUSED" in run.log()  # kept in the bot's own log
+    finally:
+        run.close()
+
+
+def test_an_inward_meeting_link_is_refused_before_the_browser_opens(tmp_path: Path) -> None:
+    """Without an allow-list the bot checks the link at use and never opens it."""
+    url = f"http://127.0.0.1:{free_port()}/meeting.html?room=1"
+    run = start_bot(tmp_path, url, egress_allow_cidrs=[])
+    try:
+        assert run.wait_exit(60) == 0, run.log()
+        assert run.receiver.states() == ["joining", "failed"]
+        assert run.last_event().reason == "unreachable"
+        assert run.last_event().detail == "egress_refused"
     finally:
         run.close()
 

@@ -100,6 +100,12 @@ def test_kubernetes_job_backend_against_a_fake_kubernetes_api(
     pod = job["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "bot:1" and pod["restartPolicy"] == "Never"
     assert pod["volumes"][0]["secret"]["defaultMode"] == 0o400
+    # Boxed: not root (Chromium's sandbox on), no privilege gain, no capabilities, no API token.
+    boxed = pod["containers"][0]["securityContext"]
+    assert boxed["runAsNonRoot"] is True and boxed["runAsUser"] == 10001
+    assert boxed["allowPrivilegeEscalation"] is False and boxed["capabilities"]["drop"] == ["ALL"]
+    assert pod["automountServiceAccountToken"] is False
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "minuta-bot"
     secret = state.secrets[name]
     assert json.loads(secret["stringData"]["spec.json"])["bot_token"] == "bt_s"
     assert secret["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
