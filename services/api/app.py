@@ -19,7 +19,7 @@ from services.api.context import ApiContext
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
 from services.api.events import EventApplier, MeetingNotifier
-from services.api.metrics import RequestMetricsMiddleware
+from services.api.metrics import RequestMetricsMiddleware, ScrapeCache
 from services.api.openapi import install_openapi
 from services.api.outages import (
     DATABASE_UNAVAILABLE,
@@ -192,6 +192,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.bot_controller = bot_controller
     app.state.retention = retention
+    app.state.metrics_cache = ScrapeCache(settings.metrics_cache_seconds)
     app.include_router(meetings.router)
     app.include_router(audio.router)
     app.include_router(persons.router)

@@ -166,14 +166,42 @@ class _ScrapeCollector(Collector):
         return [depth, meetings]
 
 
-async def render(broker: Broker, sessionmaker: async_sessionmaker[AsyncSession]) -> bytes:
+class ScrapeCache:
+    """The broker and database values of /metrics, read at most once per `ttl` seconds: a
+    scrape (or a flood of them) never costs more than one count query per period."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.reads = 0
+        self._values: ScrapeValues | None = None
+        self._read_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def values(
+        self, broker: Broker, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> ScrapeValues:
+        async with self._lock:  # concurrent scrapes wait for one read
+            fresh = time.monotonic() - self._read_at < self.ttl
+            if self._values is None or not fresh:
+                depths, meetings = await asyncio.gather(
+                    read_queue_depths(broker), read_meetings_by_status(sessionmaker)
+                )
+                self._values = ScrapeValues(depths, meetings)
+                self._read_at = time.monotonic()
+                self.reads += 1
+            return self._values
+
+
+async def render(
+    broker: Broker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cache: ScrapeCache | None = None,
+) -> bytes:
     """The whole /metrics body: this process's API and messaging metrics, then the values
-    read now from the broker and the database."""
-    depths, meetings = await asyncio.gather(
-        read_queue_depths(broker), read_meetings_by_status(sessionmaker)
-    )
+    read from the broker and the database (through `cache` when given)."""
+    values = await (cache or ScrapeCache(0)).values(broker, sessionmaker)
     scrape = CollectorRegistry()
-    scrape.register(_ScrapeCollector(ScrapeValues(depths, meetings)))
+    scrape.register(_ScrapeCollector(values))
     return b"".join(
         generate_latest(registry) for registry in (REGISTRY, messaging_metrics.REGISTRY, scrape)
     )

@@ -88,6 +88,12 @@ class ApiSettings(BaseSettings):
     # upload limit applies on top of the general one), where counters live (memory:// is one
     # process; redis://host:6379 is shared by every API process), and the browser origins allowed
     # to call the API cross-site (comma-separated; empty: none).
+    # /metrics: with a token, only `Authorization: Bearer <token>` gets it (Prometheus sends it);
+    # without one, only this machine, not through a proxy. Queue depths and meeting counts are
+    # read at most once per metrics_cache_seconds, however often it is scraped.
+    metrics_token: SecretStr | None = None
+    metrics_cache_seconds: float = Field(default=15.0, ge=0)
+
     rate_limit_enabled: bool = True
     rate_limit: str = "600/minute"
     rate_limit_uploads: str = "60/minute"

@@ -98,6 +98,8 @@ def make_settings(
         "outbox_retry_max_seconds": 0.05,
         "outbox_poll_seconds": 0.1,
         "sse_poll_seconds": 0.2,
+        # Each scrape reads afresh (tests/services/api/test_metrics.py tests the cache itself).
+        "metrics_cache_seconds": 0,
         # The tests' receivers listen on loopback, which the egress policy refuses by default.
         "egress_allow_cidrs": LOOPBACK_CIDRS,
     }

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -215,3 +216,40 @@ async def test_queue_depth_and_poison_events_on_real_rabbitmq(
     finally:
         await broker.close()
         await delete_rabbit_topology(broker_settings)
+
+
+async def test_metrics_are_closed_without_the_token_and_counts_are_cached(
+    request: pytest.FixtureRequest, tmp_path: Path, audio_dir: Path
+) -> None:
+    settings = make_settings(
+        "sqlite-local", request, tmp_path, metrics_token="scrape-me", metrics_cache_seconds=3600
+    )
+    async with open_stack(settings) as stack:
+        assert (await stack.client.get("/metrics")).status_code == 401
+        wrong = {"Authorization": "Bearer scrape-you"}
+        assert (await stack.client.get("/metrics", headers=wrong)).status_code == 401
+        right = {"Authorization": "Bearer scrape-me"}
+        first = await stack.client.get("/metrics", headers=right)
+        assert first.status_code == 200 and 'minuta_meetings{status="queued"} 0.0' in first.text
+        await upload(stack, await stack.tenant(), audio_dir)
+        for _ in range(20):  # a flood of scrapes: still one read of the counts
+            again = await stack.client.get("/metrics", headers=right)
+        assert 'minuta_meetings{status="queued"} 0.0' in again.text  # the cached value
+        assert stack.app.state.metrics_cache.reads == 1
+        stack.app.state.metrics_cache.ttl = 0  # the period is over: read afresh
+        fresh = await stack.client.get("/metrics", headers=right)
+        assert 'minuta_meetings{status="queued"} 1.0' in fresh.text
+        assert stack.app.state.metrics_cache.reads == 2
+
+
+async def test_without_a_token_metrics_answer_only_this_machine_directly(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    settings = make_settings("sqlite-local", request, tmp_path)
+    async with open_stack(settings) as stack:
+        assert (await stack.client.get("/metrics")).status_code == 200  # 127.0.0.1
+        proxied = {"X-Forwarded-For": "203.0.113.9"}
+        assert (await stack.client.get("/metrics", headers=proxied)).status_code == 403
+        remote = httpx.ASGITransport(app=stack.app, client=("203.0.113.9", 4000))
+        async with httpx.AsyncClient(transport=remote, base_url="http://api.test") as client:
+            assert (await client.get("/metrics")).status_code == 403
