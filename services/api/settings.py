@@ -99,6 +99,9 @@ class ApiSettings(BaseSettings):
     rate_limit_uploads: str = "60/minute"
     rate_limit_auth_failures: str = "60/minute"
     rate_limit_storage_url: str = "memory://"
+    # Reverse proxies (CIDRs) whose X-Forwarded-For is believed for the client's address; empty:
+    # the socket's peer is the client (behind a proxy, every client would share its bucket).
+    trusted_proxies: str = ""
     cors_origins: str = ""
 
     # Observability (services/telemetry): Sentry's environment ("production", "staging") and
@@ -115,7 +118,7 @@ class ApiSettings(BaseSettings):
             )
         return self
 
-    @field_validator("egress_allow_cidrs")
+    @field_validator("egress_allow_cidrs", "trusted_proxies")
     @classmethod
     def _cidrs_parse(cls, value: str) -> str:
         parse_cidrs(value)  # a typo fails at start, not at the first webhook

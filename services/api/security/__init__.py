@@ -15,6 +15,7 @@ from services.api.security.ratelimit import (
     storage_for,
 )
 from services.api.settings import ApiSettings
+from services.egress import parse_cidrs
 
 __all__ = ["install_security"]
 
@@ -27,6 +28,7 @@ def install_security(app: FastAPI, settings: ApiSettings) -> None:
             RateLimitMiddleware,
             limits=RateLimits.from_settings(settings),
             storage=storage_for(settings.rate_limit_storage_url),
+            proxies=parse_cidrs(settings.trusted_proxies),
         )
         _document_429(app)
     install_cors(app, settings)

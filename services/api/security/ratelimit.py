@@ -1,9 +1,11 @@
 """Per-caller rate limits (the `limits` library, moving windows) as a pure ASGI middleware.
 
 Who a caller is, without a database lookup: the SHA-256 of the API key it presents (never the
-key itself), the SHA-256 of a bot's token on the bot callbacks, else the client address. A made-up
-key would get a fresh bucket, so answers of 401/403 also count against the *address*, and an
-address past that limit is refused before its next credential is even looked at.
+key itself), the SHA-256 of a bot's token on the bot callbacks, else the client address (through
+trusted proxies only, security/client_address.py). A made-up key would get a fresh bucket, so
+answers of 401/403 also count against the *address*. An address past that limit still has its
+credentials checked, so a valid key is never locked out by someone else's failures; every
+invalid one is answered 429 instead of 401/403 (nothing to learn), and counts again.
 
 Counters live in memory (one process) or in Redis (shared by every API process). If the store is
 unreachable the request goes through (logged): an outage of the limiter must not be one of the API.
@@ -29,9 +31,11 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.security.client_address import client_address
 from services.api.settings import ApiSettings
 from services.api.tenants import hash_key
 from services.bots.contracts import BOT_AUTH_SCHEME
+from services.egress import IPNetwork
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +98,9 @@ class Caller:
         return {"key": "this API key", "bot": "this bot", "address": "this address"}[self.kind]
 
 
-def identify(scope: Scope) -> Caller:
+def identify(scope: Scope, proxies: tuple[IPNetwork, ...] = ()) -> Caller:
     headers = Headers(scope=scope)
-    client = scope.get("client")
-    address = client[0] if client else "unknown"
+    address = client_address(scope, proxies)
     scheme, _, credential = headers.get("authorization", "").partition(" ")
     credential = credential.strip()
     if scheme.lower() == "bearer" and credential:
@@ -122,9 +125,17 @@ def storage_for(url: str) -> Storage:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, limits: RateLimits, storage: Storage) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limits: RateLimits,
+        storage: Storage,
+        proxies: tuple[IPNetwork, ...] = (),
+    ) -> None:
         self.app = app
         self.limits = limits
+        self.proxies = proxies
         self.limiter = MovingWindowRateLimiter(storage)
         self._last_store_error = -math.inf
 
@@ -132,7 +143,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        caller = identify(scope)
+        caller = identify(scope, self.proxies)
         refusal = await self._check(scope, caller)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -140,29 +151,30 @@ class RateLimitMiddleware:
         if not caller.credentialed:
             await self.app(scope, receive, send)
             return
-
+        flooded = not await self._guarded(
+            self.limiter.test(self.limits.auth_failures, "auth", caller.address)
+        )
         status: list[int] = []
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
+            if flooded and status and status[0] in (401, 403):
+                return  # replaced by the 429 below
             await send(message)
 
         await self.app(scope, receive, watch)
         if status and status[0] in (401, 403):
             await self._guarded(self.limiter.hit(self.limits.auth_failures, "auth", caller.address))
-
-    async def _check(self, scope: Scope, caller: Caller) -> JSONResponse | None:
-        if caller.credentialed:
-            allowed = await self._guarded(
-                self.limiter.test(self.limits.auth_failures, "auth", caller.address)
-            )
-            if not allowed:
-                return await self._refuse(
+            if flooded:
+                refused = await self._refuse(
                     self.limits.auth_failures,
                     ("auth", caller.address),
                     "Too many requests with invalid credentials from this address",
                 )
+                await refused(scope, receive, send)
+
+    async def _check(self, scope: Scope, caller: Caller) -> JSONResponse | None:
         if not await self._guarded(
             self.limiter.hit(self.limits.general, caller.kind, caller.ident)
         ):

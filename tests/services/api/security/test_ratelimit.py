@@ -127,8 +127,42 @@ async def test_made_up_keys_from_one_address_are_cut_off(
         ]
         assert [g.status_code for g in guesses] == [401, 401, 401, 429]
         assert "invalid credentials from this address" in guesses[-1].json()["detail"]
+        assert int(guesses[-1].headers["retry-after"]) >= 1
         async with client_from(stack, "10.9.9.9") as elsewhere:
             assert (await elsewhere.get("/v1/meetings", headers=valid)).status_code == 200
+        # From the flooded address itself a valid key still works, and a bad one stays 429
+        # (never a 401 that would tell a guess from a key).
+        assert (await stack.client.get("/v1/meetings", headers=valid)).status_code == 200
+        bad = {"X-API-Key": f"mk_{uuid.uuid4().hex}"}
+        assert (await stack.client.get("/v1/meetings", headers=bad)).status_code == 429
+        revoked = await stack.client.get("/v1/meetings", headers={"Authorization": "Bearer x"})
+        assert revoked.status_code == 429
+
+
+async def test_client_addresses_come_through_trusted_proxies_only(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Behind the proxy every client has its own bucket; a client that is not the proxy cannot
+    pick its address with X-Forwarded-For."""
+    async with limited(
+        request, tmp_path, rate_limit="2/minute", trusted_proxies="10.77.0.0/16"
+    ) as stack:
+        async with client_from(stack, "10.77.0.5") as proxy:
+            for client in ("198.51.100.1", "198.51.100.2"):
+                # Hops: the client, then another trusted proxy in front of this one.
+                hops = {"X-Forwarded-For": f"203.0.113.50, {client}, 10.77.0.9"}
+                answers = [
+                    (await proxy.get("/v1/meetings", headers=hops)).status_code for _ in range(3)
+                ]
+                assert answers == [401, 401, 429], client  # its own bucket of 2
+        stranger = _random_address()
+        async with client_from(stack, stranger) as direct:
+            spoofed = [
+                await direct.get("/v1/meetings", headers={"X-Forwarded-For": f"192.0.2.{i}"})
+                for i in range(3)
+            ]
+        # The header is ignored: all three count against the stranger's own address.
+        assert [a.status_code for a in spoofed] == [401, 401, 429]
 
 
 async def test_limits_switched_off(request: pytest.FixtureRequest, tmp_path: Path) -> None:
