@@ -42,6 +42,10 @@ class MLSettings(BaseSettings):
     diarization_step_seconds: float | None = None
     diarization_threshold: float | None = None
     diarization_min_speaker_seconds: float | None = None
+    # Speaker embedder of the CPU diarizer: CAM++ (ONNX, exported once into the cache) or the
+    # former GE2E (needs the optional `ge2e` extra; its voiceprints are never compared with
+    # CAM++ ones).
+    diarization_embedder: Literal["campplus", "ge2e"] = "campplus"
     # Upper bound of the automatic speaker count when the request gives none.
     diarization_max_speakers: int = 8
 

@@ -54,6 +54,9 @@ class Diarization(BaseModel):
     # Label -> L2-normalised voice embedding (centroid) of that speaker in this recording;
     # empty when the backend gives none. Only for naming speakers across meetings.
     embeddings: dict[str, list[float]] = Field(default_factory=dict)
+    # The vector space of `embeddings` ("campplus-192-v1", "ge2e-256-v1", "pyannote-…"):
+    # voiceprints of different schemas are never compared.
+    embedding_schema: str | None = None
 
 
 class Speaker(BaseModel):

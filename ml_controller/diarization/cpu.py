@@ -1,4 +1,4 @@
-"""The embedded CPU diarizer: segmentation-3.0 windows → GE2E embeddings → clustering → turns.
+"""The embedded CPU diarizer: segmentation-3.0 windows → CAM++ embeddings → clustering → turns.
 
 One pass over the recording reads the audio a batch of 10 s windows at a time, keeping only each
 window's hard local activity and one embedding per local speaker (about 5 kB per window); the
@@ -9,6 +9,7 @@ clustering and the frame-level reconstruction then work on those small per-windo
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -21,7 +22,12 @@ from ml_controller.diarization.clustering import (
     find_centroids,
     speaker_embeddings,
 )
-from ml_controller.diarization.embedding import EMBEDDING_DIM, EmbeddingParams, SpeakerEmbedder
+from ml_controller.diarization.embedders import (
+    DEFAULT_EMBEDDER,
+    EmbedderName,
+    WindowEmbedder,
+    make_embedder,
+)
 from ml_controller.diarization.labels import to_diarization
 from ml_controller.diarization.reconstruct import frame_runs
 from ml_controller.diarization.segmentation import (
@@ -39,6 +45,14 @@ if TYPE_CHECKING:
     from ml_controller.settings import MLSettings
 
 T = TypeVar("T")
+
+
+# Clustering defaults per embedder: their distances live on different scales.
+TUNED_CLUSTERING: dict[str, ClusteringParams] = {
+    "campplus": ClusteringParams(),
+    # The former default, tuned on the same TRAIN split for GE2E.
+    "ge2e": ClusteringParams(method="ahc", threshold=0.32),
+}
 
 
 @dataclass(frozen=True)
@@ -61,13 +75,17 @@ class CpuDiarizationParams:
     fill_gap_seconds: float = 0.0
     min_turn_seconds: float = 0.0
     batch_windows: int = 8
-    embedding: EmbeddingParams = field(default_factory=EmbeddingParams)
+    # Which speaker embedder the windows go through (embedders.make_embedder).
+    embedder: EmbedderName = DEFAULT_EMBEDDER
     clustering: ClusteringParams = field(default_factory=ClusteringParams)
 
     @classmethod
     def from_settings(cls, settings: MLSettings) -> CpuDiarizationParams:
         """Tuned defaults, overridden by whichever ``MINUTA_DIARIZATION_*`` settings are set."""
-        tuned = cls()
+        tuned = cls(
+            embedder=settings.diarization_embedder,
+            clustering=TUNED_CLUSTERING[settings.diarization_embedder],
+        )
         return replace(
             tuned,
             step_seconds=_given(settings.diarization_step_seconds, tuned.step_seconds),
@@ -97,19 +115,19 @@ class WindowAnalysis:
     seconds: np.ndarray  # (windows, local speakers) speech behind each embedding
 
     @classmethod
-    def allocate(cls, duration: float, window_frames: np.ndarray) -> WindowAnalysis:
+    def allocate(cls, duration: float, window_frames: np.ndarray, dim: int) -> WindowAnalysis:
         n = len(window_frames)
         return cls(
             duration,
             window_frames.astype(np.int64),
             np.zeros((n, FRAMES_PER_WINDOW, LOCAL_SPEAKERS), dtype=bool),
-            np.full((n, LOCAL_SPEAKERS, EMBEDDING_DIM), np.nan, dtype=np.float32),
+            np.full((n, LOCAL_SPEAKERS, dim), np.nan, dtype=np.float32),
             np.zeros((n, LOCAL_SPEAKERS), dtype=np.float32),
         )
 
     @classmethod
-    def empty(cls, duration: float) -> WindowAnalysis:
-        return cls.allocate(duration, np.zeros(0, dtype=np.int64))
+    def empty(cls, duration: float, dim: int) -> WindowAnalysis:
+        return cls.allocate(duration, np.zeros(0, dtype=np.int64), dim)
 
 
 class CpuDiarizer:
@@ -118,15 +136,27 @@ class CpuDiarizer:
         params: CpuDiarizationParams | None = None,
         threads: int = 2,
         segmenter: Segmenter | None = None,
-        embedder: SpeakerEmbedder | None = None,
+        embedder: WindowEmbedder | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.params = params or CpuDiarizationParams()
         self.segmenter = segmenter or Segmenter(threads=threads)
-        self.embedder = embedder or SpeakerEmbedder(self.params.embedding)
+        self.embedder = embedder or make_embedder(
+            self.params.embedder, cache_dir or _default_cache(), threads=threads
+        )
 
     @classmethod
     def from_settings(cls, settings: MLSettings) -> CpuDiarizer:
-        return cls(CpuDiarizationParams.from_settings(settings), threads=settings.threads)
+        return cls(
+            CpuDiarizationParams.from_settings(settings),
+            threads=settings.threads,
+            cache_dir=settings.cache_dir,
+        )
+
+    @property
+    def embedding_schema(self) -> str:
+        """The vector space of this diarizer's voiceprints (see embedders.py)."""
+        return self.embedder.schema
 
     def diarize(
         self, audio: np.ndarray, speech: list[SpeechRegion], hints: SpeakerHints
@@ -150,10 +180,12 @@ class CpuDiarizer:
             min_speech=p.min_window_speech,
         )
         if not starts:
-            return WindowAnalysis.empty(duration)
+            return WindowAnalysis.empty(duration, self.embedder.dim)
         # Filled in place: growing lists of small arrays between large temporaries fragments
         # the heap, which then grows with the length of the recording.
-        result = WindowAnalysis.allocate(duration, np.asarray(starts) // FRAME_STEP_SAMPLES)
+        result = WindowAnalysis.allocate(
+            duration, np.asarray(starts) // FRAME_STEP_SAMPLES, self.embedder.dim
+        )
         for i in range(0, len(starts), p.batch_windows):
             chunks = _read_windows(audio, starts[i : i + p.batch_windows])
             local = self.segmenter(chunks).activity
@@ -168,7 +200,7 @@ class CpuDiarizer:
         """Who speaks when, from the windows' analysis and the user's speaker-count hints."""
         p = self.params
         if len(analysis.window_frames) == 0:
-            return Diarization(turns=[], speakers=[])
+            return Diarization(turns=[], speakers=[], embedding_schema=self.embedder.schema)
         vec, sec = analysis.vectors, analysis.seconds
         centroids = find_centroids(
             vec.reshape(-1, vec.shape[-1]),
@@ -182,21 +214,29 @@ class CpuDiarizer:
             analysis.window_frames, analysis.activity, assignment, len(centroids), p.count_onset
         )
         tracks = [
-            (_frame_time(a), min(analysis.duration, _frame_time(b)), speaker)
+            (frame_time(a), min(analysis.duration, frame_time(b)), speaker)
             for a, b, speaker in runs
         ]
         voices = speaker_embeddings(
             vec, sec, assignment, len(centroids), p.clustering.min_embedding_seconds
         )
-        return to_diarization(
+        result = to_diarization(
             tracks,
             fill_gap=p.fill_gap_seconds,
             min_duration=p.min_turn_seconds,
             embeddings=dict(enumerate(voices)),
         )
+        result.embedding_schema = self.embedder.schema
+        return result
 
 
-def _frame_time(frame: int) -> float:
+def _default_cache() -> Path:
+    from ml_controller.settings import MLSettings
+
+    return MLSettings().cache_dir
+
+
+def frame_time(frame: int) -> float:
     """Left edge of a global frame: each frame stands for the middle `step` of what it sees."""
     return (
         frame * FRAME_STEP_SAMPLES + (FRAME_SPAN_SAMPLES - FRAME_STEP_SAMPLES) / 2

@@ -1,4 +1,5 @@
-"""Speaker embeddings of each window's local speakers with resemblyzer's packaged GE2E encoder.
+"""GE2E (resemblyzer) embeddings of each window's local speakers: the former default, kept as
+`MINUTA_DIARIZATION_EMBEDDER=ge2e` for comparison; it needs `pip install resemblyzer==0.1.4`.
 
 resemblyzer's own helper re-runs webrtcvad and re-splits every utterance; here the segmentation
 model already says which frames belong to whom, so the mel frames of one local speaker are
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from ml_controller.audio.constants import SAMPLE_RATE
+from ml_controller.diarization.embedders import WindowEmbeddings
 from ml_controller.diarization.segmentation import FRAME_SPAN_SAMPLES, FRAME_STEP_SAMPLES
 
 with warnings.catch_warnings():
@@ -39,6 +41,7 @@ with warnings.catch_warnings():
     )
 
 EMBEDDING_DIM = 256
+SCHEMA = f"ge2e-{EMBEDDING_DIM}-v1"
 MEL_HOP = SAMPLE_RATE * mel_window_step // 1000
 MEL_WINDOW = SAMPLE_RATE * mel_window_length // 1000
 _BATCH = 128
@@ -54,16 +57,10 @@ class EmbeddingParams:
     normalize_volume: bool = True
 
 
-@dataclass(frozen=True)
-class WindowEmbeddings:
-    """Per window and local speaker: an L2-normalised embedding (NaN when none) and how many
-    seconds of speech it came from (0 when the speaker is silent in that window)."""
-
-    vectors: np.ndarray  # (windows, speakers, EMBEDDING_DIM) float32
-    seconds: np.ndarray  # (windows, speakers) float32
-
-
 class SpeakerEmbedder:
+    dim = EMBEDDING_DIM
+    schema = SCHEMA
+
     def __init__(self, params: EmbeddingParams | None = None) -> None:
         self.params = params or EmbeddingParams()
         self.encoder = VoiceEncoder("cpu", verbose=False)

@@ -1,8 +1,9 @@
 """Voiceprints of speakers whose turns are already known (a reference annotation, a user's pick).
 
-The same GE2E window embeddings the CPU diarizer clusters, gathered the same way (10 s windows,
-each speaker's frames of each window, overlapped speech left out where possible), so a voiceprint
-made here is comparable with one out of `Diarization.embeddings`.
+The same window embeddings the CPU diarizer clusters (CAM++ by default), gathered the same way
+(10 s windows, each speaker's frames of each window, overlapped speech left out where possible),
+so a voiceprint made here is comparable with one out of `Diarization.embeddings` of the same
+embedder.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from ml_controller.audio.constants import SAMPLE_RATE
 from ml_controller.diarization.clustering import speaker_embeddings
-from ml_controller.diarization.embedding import SpeakerEmbedder
+from ml_controller.diarization.embedders import WindowEmbedder
 from ml_controller.diarization.segmentation import (
     FRAME_SPAN_SAMPLES,
     FRAME_STEP_SAMPLES,
@@ -27,7 +28,7 @@ _BATCH_WINDOWS = 8
 def voiceprints_from_turns(
     audio: np.ndarray,
     turns: list[SpeakerTurn],
-    embedder: SpeakerEmbedder,
+    embedder: WindowEmbedder,
     step_seconds: float = 2.5,
     min_embedding_seconds: float = 1.0,
 ) -> dict[str, np.ndarray]:
@@ -52,7 +53,7 @@ def voiceprints_from_turns(
         for row, start in enumerate(batch):
             piece = audio[start : start + WINDOW_SAMPLES]
             chunks[row, : len(piece)] = piece
-        embedded = embedder.embed_windows(chunks, _activity(batch, turns, speakers))
+        embedded = embedder.embed_windows(chunks, turn_activity(batch, turns, speakers))
         vectors.append(embedded.vectors)
         seconds.append(embedded.seconds)
     vec, sec = np.concatenate(vectors), np.concatenate(seconds)
@@ -64,7 +65,7 @@ def voiceprints_from_turns(
     }
 
 
-def _activity(starts: list[int], turns: list[SpeakerTurn], speakers: list[str]) -> np.ndarray:
+def turn_activity(starts: list[int], turns: list[SpeakerTurn], speakers: list[str]) -> np.ndarray:
     """(windows, frames, speakers) bool: whose turn holds the centre of each segmentation frame."""
     offsets = np.arange(FRAMES_PER_WINDOW) * FRAME_STEP_SAMPLES + FRAME_SPAN_SAMPLES / 2
     centres = (np.asarray(starts, dtype=np.float64)[:, None] + offsets[None, :]) / SAMPLE_RATE

@@ -8,6 +8,7 @@ the outputs themselves.
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,13 @@ import pytest
 from benchmarks.diarization_quality import (
     EvalFile,
     debug_files,
+    demo_meeting_wav,
+    demo_speakers,
     no_hint,
     runner,
     sample_files,
     score,
+    synthetic_files,
     true_count,
 )
 from ml_controller.audio.decode import decode_audio
@@ -53,20 +57,43 @@ def _synthetic(data_dir: Path, name: str = "synth_en_meeting") -> Path:
     return data_dir / "synthetic_meetings" / name / f"{name}.wav"
 
 
-def test_der_on_the_pyannote_sample_with_its_speaker_count(
-    diarizer: CpuDiarizer, settings: MLSettings, data_dir: Path
+@pytest.mark.parametrize("hints", [no_hint, true_count], ids=["automatic count", "true count"])
+def test_der_on_the_pyannote_sample(
+    diarizer: CpuDiarizer, settings: MLSettings, data_dir: Path, hints: object
 ) -> None:
-    result = score(sample_files(data_dir), runner(diarizer, settings, true_count))
-    # Measured 1.5 %: two telephone voices, split at the right places.
+    result = score(sample_files(data_dir), runner(diarizer, settings, hints))  # type: ignore[arg-type]
+    # Measured 1.5 % both ways (GE2E found one speaker without the hint: 47.5 %).
     assert result.der < 0.08
     assert result.counts == [(2, 2)]
 
 
+@pytest.mark.parametrize("name", ["synth_en_meeting", "synth_ru_meeting"])
+def test_automatic_count_on_the_synthetic_meetings(
+    diarizer: CpuDiarizer, settings: MLSettings, data_dir: Path, name: str
+) -> None:
+    files = synthetic_files(name, data_dir)
+    result = score(files, runner(diarizer, settings, no_hint))
+    # Measured 4/4 at 4.5 % and 3/3 at 8.1 % (GE2E: 2/4 at 23.5 %, 2/3 at 34.9 %).
+    assert result.counts[0][0] == result.counts[0][1]
+    assert result.der < 0.15
+
+
+def test_automatic_count_on_the_demo_meeting(
+    diarizer: CpuDiarizer, settings: MLSettings, tmp_path: Path
+) -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("the demo meeting is rendered with espeak-ng")
+    wav = demo_meeting_wav(tmp_path)
+    assert wav is not None
+    result = _diarize(diarizer, settings, wav, SpeakerHints())
+    assert len(result.speakers) == demo_speakers() == 3
+
+
 @pytest.mark.parametrize(
     ("hints", "bound"),
-    # Measured 37.0 % automatic and 36.2 % with the count (confusion dominates: two far-field
-    # voices that resemblyzer's GE2E hardly tells apart).
-    [(no_hint, 0.45), (true_count, 0.45)],
+    # Measured 41.9 % both ways. Segmentation bounds it: with every local speaker given its
+    # true reference speaker (perfect embeddings and clustering) DER is still 32.5 %.
+    [(no_hint, 0.48), (true_count, 0.48)],
     ids=["automatic count", "true count"],
 )
 def test_der_on_the_ami_development_split(

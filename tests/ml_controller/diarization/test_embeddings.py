@@ -26,12 +26,14 @@ def test_cpu_diarizer_gives_every_speaker_a_unit_embedding(
     diarizer = CpuDiarizer.from_settings(settings)
     with decode_audio(data_dir / "audio" / "pyannote_debug" / "dev00.wav") as audio:
         vad = vad_options(settings.vad_threshold, settings.vad_min_silence_ms)
-        hints = SpeakerHints(num_speakers=2)  # found as one speaker without the hint
+        hints = SpeakerHints(num_speakers=2)
         result = diarizer.diarize(audio.samples, detect_speech(audio, vad), hints)
     assert len(result.speakers) >= 2
     assert set(result.embeddings) == set(result.speakers)
+    # CAM++ vectors, and the result says so: other embedders' voiceprints are never compared.
+    assert result.embedding_schema == "campplus-192-v1"
     vectors = np.array([result.embeddings[s] for s in result.speakers])
-    assert vectors.shape[1] == 256
+    assert vectors.shape[1] == 192
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # Different speakers of one meeting do not share a voice.
     sims = vectors @ vectors.T

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from ml_controller.diarization.campplus import _fbank_to_segmentation_frames, _spread
 from ml_controller.diarization.clustering import ClusteringParams, assign_speakers, find_centroids
-from ml_controller.diarization.embedding import _mel_to_segmentation_frames, _partials
 from ml_controller.diarization.labels import to_diarization
 from ml_controller.diarization.reconstruct import frame_runs
 from ml_controller.diarization.segmentation import POWERSET, powerset_matrix
@@ -95,13 +96,23 @@ def _voices(rng: np.random.Generator, centres: np.ndarray, per: int) -> np.ndarr
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_clustering_finds_the_count_and_obeys_bounds() -> None:
+@pytest.mark.parametrize(
+    "params",
+    [
+        ClusteringParams(method="ahc", threshold=0.32),
+        ClusteringParams(),  # spectral, the count from the eigengap
+        ClusteringParams(method="vbx", threshold=0.32),
+        # VBx started from too many clusters drops the ones nobody needs.
+        ClusteringParams(method="vbx", threshold=0.05),
+    ],
+    ids=["ahc", "spectral", "vbx", "vbx from over-split"],
+)
+def test_clustering_finds_the_count_and_obeys_bounds(params: ClusteringParams) -> None:
     rng = np.random.default_rng(0)
     centres = np.eye(16)[:3]
     x = _voices(rng, centres, 20)
     seconds = np.full(len(x), 3.0, dtype=np.float32)
     windows = np.arange(len(x))
-    params = ClusteringParams()
     assert len(find_centroids(x, seconds, windows, (1, 8), params)) == 3
     assert len(find_centroids(x, seconds, windows, (1, 2), params)) == 2
     assert len(find_centroids(x, seconds, windows, (5, 5), params)) == 5
@@ -127,7 +138,21 @@ def test_local_speakers_of_one_window_get_different_global_speakers() -> None:
     assert assign_speakers(vectors, active, centroids).tolist() == [[0, 1, -1], [0, -1, 1]]
 
 
-def test_embedding_helpers() -> None:
+def test_campplus_frame_helpers() -> None:
+    # 10 s of fbank frames (25 ms every 10 ms) onto the 589 segmentation frames.
+    mapping = _fbank_to_segmentation_frames(998, 589)
+    assert mapping[0] == 0 and mapping[-1] == 588 and (np.diff(mapping) >= 0).all()
+    frames = np.arange(1000)
+    assert _spread(frames[:300], 400).tolist() == list(range(300))
+    chosen = _spread(frames, 400)
+    assert len(chosen) == 400 and chosen[0] == 0 and chosen[-1] == 999
+    assert len(np.unique(chosen)) == 400  # four whole blocks spread over the selection
+
+
+def test_ge2e_helpers() -> None:
+    pytest.importorskip("resemblyzer", reason="GE2E is the optional `ge2e` extra")
+    from ml_controller.diarization.embedding import _mel_to_segmentation_frames, _partials
+
     frames = np.arange(50 * 40, dtype=np.float32).reshape(50, 40)
     assert [p.shape for p in _partials(frames, 3)] == [(160, 40)]
     long = np.zeros((1000, 40), dtype=np.float32)
