@@ -28,6 +28,7 @@ from services.api.outages import (
     waits_for_database,
 )
 from services.api.outbox import OutboxRelay
+from services.api.quotas import Quotas
 from services.api.retention import RetentionSweeper
 from services.api.routes import audio, bots, files, health, meetings, persons, search, webhooks
 from services.api.routes import metrics as metrics_routes
@@ -136,6 +137,7 @@ def create_app(
         webhooks=dispatcher,
         notifier=notifier,
         egress=egress,
+        quotas=Quotas(settings),
     )
 
     controller_settings = controller_settings or ControllerSettings()

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.api.events import EventApplier, MeetingNotifier
 from services.api.outbox import OutboxRelay
+from services.api.quotas import Quotas
 from services.api.settings import ApiSettings
 from services.api.storage.base import Storage
 from services.api.webhooks import WebhookDispatcher
@@ -28,3 +29,4 @@ class ApiContext:
     notifier: MeetingNotifier
     # Every URL a tenant gives (webhook, bot meeting, calendar) is checked against it.
     egress: EgressPolicy
+    quotas: Quotas

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.context import ApiContext
 from services.api.db.models import Meeting, Tenant
 from services.api.meetings import get_meeting
+from services.api.quotas import StreamSlot
 from services.api.storage.base import Storage
 from services.api.tenants import authenticate
 from services.messaging.base import Broker
@@ -90,3 +91,11 @@ async def owned_meeting(meeting_id: uuid.UUID, session: SessionDep, tenant: Tena
 
 
 MeetingDep = Annotated[Meeting, Depends(owned_meeting)]
+
+
+def stream_slot(ctx: ContextDep, tenant: TenantDep) -> StreamSlot:
+    """One of the tenant's open event streams (429 past its quota); the stream releases it."""
+    return ctx.quotas.open_stream(tenant.id)
+
+
+StreamSlotDep = Annotated[StreamSlot, Depends(stream_slot)]

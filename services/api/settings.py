@@ -94,6 +94,13 @@ class ApiSettings(BaseSettings):
     metrics_token: SecretStr | None = None
     metrics_cache_seconds: float = Field(default=15.0, ge=0)
 
+    # Per-tenant quotas (services/api/quotas.py), past which the answer is 429 + Retry-After:
+    # bots scheduled or running, event streams open in one API process, recording bytes
+    # uploaded a day (0: no byte quota).
+    quota_bots_pending: int = Field(default=50, ge=1)
+    quota_event_streams: int = Field(default=20, ge=1)
+    quota_upload_bytes_per_day: int = Field(default=50 * GIB, ge=0)
+
     rate_limit_enabled: bool = True
     rate_limit: str = "600/minute"
     rate_limit_uploads: str = "60/minute"

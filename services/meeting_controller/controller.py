@@ -29,6 +29,8 @@ _LIVE = [s.value for s in LIVE_STATES]
 _TERMINAL = [BotState.done.value, BotState.failed.value]
 # Any constant: controllers in several API processes take turns to launch (PostgreSQL).
 _PG_LAUNCH_LOCK = 0x6D626F74
+# Due bots looked at per free slot (those of tenants at their own limit are passed over).
+_CANDIDATES_PER_SLOT = 20
 
 
 @dataclass
@@ -120,12 +122,27 @@ class MeetingController:
             free = self.settings.bot_concurrency - int(running or 0)
             if free <= 0:
                 return []
-            due = await session.scalars(
+            # Per tenant too: one tenant's calendar cannot take every slot.
+            rows = await session.execute(
+                select(Bot.tenant_id, func.count())
+                .where(Bot.state.in_(_LIVE))
+                .group_by(Bot.tenant_id)
+            )
+            per_tenant: dict[uuid.UUID, int] = {tenant: int(n) for tenant, n in rows}
+            candidates = await session.scalars(
                 select(Bot)
                 .where(Bot.state == BotState.scheduled.value, Bot.join_at <= now)
                 .order_by(Bot.join_at, Bot.id)
-                .limit(free)
+                .limit(free * _CANDIDATES_PER_SLOT)
             )
+            due: list[Bot] = []
+            for bot in candidates:
+                if len(due) == free:
+                    break
+                if per_tenant.get(bot.tenant_id, 0) >= self.settings.bot_tenant_concurrency:
+                    continue  # waits for one of its tenant's bots to finish
+                per_tenant[bot.tenant_id] = per_tenant.get(bot.tenant_id, 0) + 1
+                due.append(bot)
             for bot in due:
                 token = new_token()
                 bot.state = BotState.launching.value

@@ -24,6 +24,8 @@ class ControllerSettings(BaseSettings):
     bot_backend: Literal["local", "kubernetes", "openstack"] = "local"
     # Bots running at once (launching to uploading); due bots beyond it wait their turn.
     bot_concurrency: int = Field(default=4, ge=1)
+    # Of those, at most this many of one tenant's (the rest of its due bots wait).
+    bot_tenant_concurrency: int = Field(default=2, ge=1)
     bot_heartbeat_seconds: float = Field(default=10.0, gt=0)
     # A live bot silent for this many heartbeats is an orphan: failed(crashed), runner stopped.
     bot_orphan_heartbeats: float = Field(default=3.0, ge=1)

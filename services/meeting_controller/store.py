@@ -124,9 +124,11 @@ async def import_calendar(
     bot_name: str,
     max_duration: float,
     now: datetime,
+    max_new: int | None = None,
 ) -> CalendarOutcome:
     """One bot per event key: a second import changes nothing, a moved or cancelled event
-    moves or cancels its bot while it is still scheduled."""
+    moves or cancels its bot while it is still scheduled. At most `max_new` new bots (the
+    tenant's quota); the events beyond are skipped, saying so."""
     outcome = CalendarOutcome()
     keys = [e.key for e in events if e.key]
     existing = {
@@ -154,6 +156,10 @@ async def import_calendar(
         ends = event.end or event.start + timedelta(seconds=max_duration)
         if ends <= now:
             outcome.skipped.append((event.key, event.summary, "the event is over"))
+            continue
+        if max_new is not None and len(outcome.created) >= max_new:
+            why = "the tenant's quota of scheduled bots is reached (MINUTA_QUOTA_BOTS_PENDING)"
+            outcome.skipped.append((event.key, event.summary, why))
             continue
         bot = new_bot_row(
             tenant_id,

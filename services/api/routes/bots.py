@@ -18,6 +18,7 @@ from services.api.db.models import Bot, Meeting, MeetingStatus, OutboxJob, utcno
 from services.api.deps import ContextDep, SessionDep, TenantDep
 from services.api.egress import refuse_unreachable
 from services.api.meetings import audio_key
+from services.api.quotas import QUOTA_RESPONSE
 from services.api.routes.meetings import FORM_OVERHEAD_BYTES
 from services.api.schemas import (
     BotCreate,
@@ -123,12 +124,14 @@ def _wake_controller(request: Request) -> None:
             "description": "meeting_url leads to an address the server does not reach "
             "(loopback, private, link-local, ...) or carries credentials; or the body is invalid.",
         },
+        **QUOTA_RESPONSE,
     },
 )
 async def create_bot(
     body: BotCreate, request: Request, session: SessionDep, tenant: TenantDep, ctx: ContextDep
 ) -> BotOut:
     await refuse_unreachable(ctx.egress, body.meeting_url, "meeting_url")
+    await ctx.quotas.bot_room(session, tenant.id)
     bot = new_bot_row(
         tenant.id,
         NewBot(
@@ -305,6 +308,7 @@ _CALENDAR_BODY = {
         **_AUTH,
         413: {"model": ErrorOut, "description": "The calendar is too large."},
         415: {"model": ErrorOut, "description": "Neither an ICS file nor {ics_url}."},
+        **QUOTA_RESPONSE,
         422: {
             "description": "Not an ICS file, or ics_url unusable (a message), or the JSON body "
             "is invalid (FastAPI's list of field errors).",
@@ -330,6 +334,7 @@ async def import_ics(
     except CalendarError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc}.") from exc
     events = await _checked_links(events, ctx.egress)
+    room = await ctx.quotas.bot_room(session, tenant.id)
     options = options or CalendarUrlImport.model_construct(
         bot_name="Minuta notetaker", max_duration=3 * 3600.0
     )
@@ -340,6 +345,7 @@ async def import_ics(
         bot_name=options.bot_name,
         max_duration=options.max_duration,
         now=utcnow(),
+        max_new=room,
     )
     await session.commit()
     _wake_controller(request)
@@ -517,6 +523,8 @@ async def upload_recording(
         await _drop(ctx, key)
         raise
     ctx.relay.wake()
+    # Counted in the tenant's daily bytes, never refused: the meeting has already happened.
+    await ctx.quotas.record_upload(bot.tenant_id, size)
     log.info("bot %s: recording stored as meeting %s", bot.id, meeting.id)
     return bot_out(bot)
 

@@ -15,7 +15,14 @@ from pydantic import ValidationError
 from services.api import idempotency
 from services.api.db.models import Meeting, MeetingStatus, OutboxJob
 from services.api.deletion import delete_meeting_everywhere
-from services.api.deps import NOT_FOUND, ContextDep, MeetingDep, SessionDep, TenantDep
+from services.api.deps import (
+    NOT_FOUND,
+    ContextDep,
+    MeetingDep,
+    SessionDep,
+    StreamSlotDep,
+    TenantDep,
+)
 from services.api.exports import export
 from services.api.meetings import (
     audio_key,
@@ -28,6 +35,7 @@ from services.api.meetings import (
 )
 from services.api.outbox import add_vector_command
 from services.api.persons import find_or_create_person, set_speaker
+from services.api.quotas import QUOTA_RESPONSE
 from services.api.schemas import (
     ErrorOut,
     ExportFormat,
@@ -42,7 +50,13 @@ from services.api.schemas import (
 from services.api.security.filenames import content_disposition
 from services.api.sniff import SNIFF_BYTES, SUPPORTED_DESCRIPTION, sniff
 from services.api.storage.base import StorageError
-from services.api.upload import MultipartReader, UploadError, peek, too_large
+from services.api.upload import (
+    MultipartReader,
+    UploadError,
+    UploadTooLargeError,
+    peek,
+    too_large,
+)
 from services.contracts import EnrollSpeaker
 from services.telemetry.logging import log_context
 
@@ -122,6 +136,7 @@ def _not_completed(meeting: Meeting, what: str) -> HTTPException:
                 "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
             },
         },
+        **QUOTA_RESPONSE,
         503: {"model": ErrorOut, "description": "The recording store is unavailable."},
     },
 )
@@ -152,9 +167,12 @@ async def create_meeting(
         if earlier is not None:
             response.headers[idempotency.REPLAYED_HEADER] = "true"
             return to_out(earlier)
-    limit = ctx.settings.max_upload_bytes
+    room = await ctx.quotas.upload_room(tenant_id)
+    limit = min(ctx.settings.max_upload_bytes, room)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+        if room < ctx.settings.max_upload_bytes:
+            raise await ctx.quotas.upload_refused(tenant_id, room)
         raise too_large(limit)
     reader = MultipartReader(
         request.stream(), request.headers.get("content-type", ""), max_file_bytes=limit
@@ -163,12 +181,17 @@ async def create_meeting(
         raise UploadError("The form has no 'file' field with the recording.")
     assert reader.file is not None
     _fields_or_422(reader.fields)  # fields sent before the file: fail before storing anything
-    head, chunks = await peek(reader.file_chunks(), SNIFF_BYTES)
-    sniffed = sniff(head)
-
     meeting_id = uuid.uuid4()
     key = audio_key(tenant.id, meeting_id)
-    size = await ctx.storage.upload(key, chunks, content_type=sniffed.content_type)
+    try:
+        head, chunks = await peek(reader.file_chunks(), SNIFF_BYTES)
+        sniffed = sniff(head)
+        size = await ctx.storage.upload(key, chunks, content_type=sniffed.content_type)
+    except UploadTooLargeError as error:
+        if room < ctx.settings.max_upload_bytes:
+            # Cut off by what is left of the day's quota, not by the size limit.
+            raise await ctx.quotas.upload_refused(tenant_id, room) from error
+        raise
     try:
         fields = _fields_or_422(reader.fields)
         meeting = Meeting(
@@ -193,6 +216,7 @@ async def create_meeting(
         session.add(meeting)
         session.add(OutboxJob(job_id=meeting.job_id, meeting_id=meeting.id, tenant_id=tenant.id))
         await session.commit()
+        await ctx.quotas.record_upload(tenant_id, size)
     except BaseException as error:
         await session.rollback()
         try:
@@ -393,20 +417,26 @@ async def delete_meeting(
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
         }
         for code, answer in {**_AUTH_ERRORS, **_NOT_FOUND}.items()
-    },
+    }
+    | QUOTA_RESPONSE,
 )
-async def meeting_events(meeting: MeetingDep, ctx: ContextDep) -> AsyncIterable[MeetingEventOut]:
+async def meeting_events(
+    meeting: MeetingDep, ctx: ContextDep, slot: StreamSlotDep
+) -> AsyncIterable[MeetingEventOut]:
     """One event now, then one per change; the stream ends after a terminal status."""
     last: MeetingEventOut | None = None
-    while True:
-        async with ctx.sessionmaker() as session:
-            current = await get_meeting(session, meeting.tenant_id, meeting.id)
-        if current is None:
-            return  # deleted meanwhile
-        event = to_event(current)
-        if event != last:
-            yield event
-            last = event
-        if event.status.terminal:
-            return
-        await ctx.notifier.wait(meeting.id, ctx.settings.sse_poll_seconds)
+    try:
+        while True:
+            async with ctx.sessionmaker() as session:
+                current = await get_meeting(session, meeting.tenant_id, meeting.id)
+            if current is None:
+                return  # deleted meanwhile
+            event = to_event(current)
+            if event != last:
+                yield event
+                last = event
+            if event.status.terminal:
+                return
+            await ctx.notifier.wait(meeting.id, ctx.settings.sse_poll_seconds)
+    finally:
+        slot.release()
