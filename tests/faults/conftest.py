@@ -35,6 +35,7 @@ from tests.e2e.processes import (
     Workers,
     create_tenant,
 )
+from tests.faults import verdicts
 from tests.faults.tcp_proxy import TcpProxy
 from tests.services.messaging.harness import require_rabbitmq, unique_prefix
 from tests.services.postgres_db import create_scratch_database, drop_scratch_database
@@ -71,6 +72,21 @@ class FaultReport:
 
     def record(self, scenario: str, outcome: str, *, jobs: int, lost: int, done_twice: int) -> None:
         self.rows.append(Verdict(scenario, outcome, jobs, lost, done_twice))
+
+    def measure(
+        self, scenario: str, outcome: str, deployment: FaultDeployment, meeting_ids: list[str]
+    ) -> Verdict:
+        """Counts what the database says about these meetings and records it, before the test
+        asserts anything: a scenario that loses a job shows the loss in the table."""
+        verdict = Verdict(
+            scenario,
+            outcome,
+            jobs=len(meeting_ids),
+            lost=deployment.jobs_lost(meeting_ids),
+            done_twice=deployment.jobs_done_twice(meeting_ids),
+        )
+        self.rows.append(verdict)
+        return verdict
 
     def markdown(self) -> str:
         lines = ["| scenario | outcome | jobs | lost | done twice |", "|---|---|---|---|---|"]
@@ -135,9 +151,11 @@ class FaultDeployment:
         self.api = ApiProcess(self.stack, **env).ready()
         return self.api
 
+    def jobs_lost(self, meeting_ids: list[str]) -> int:
+        return verdicts.jobs_lost(self.reader, meeting_ids)
+
     def jobs_done_twice(self, meeting_ids: list[str]) -> int:
-        """Meetings whose completion was applied other than exactly once."""
-        return sum(1 for m in meeting_ids if self.reader.applied_events(m) != ["job_completed"])
+        return verdicts.jobs_done_twice(self.reader, meeting_ids)
 
     def dead_letters(self) -> int:
         depths = self.reader.queue_depths()

@@ -128,22 +128,20 @@ def test_api_killed_mid_upload(
         assert again.json()["id"] == meeting
         done = client.wait_finished(meeting, 300, watch=[worker])
         time.sleep(1.5)
+        verdict = fault_report.measure(
+            f"API SIGKILLed mid-upload ({size / 1e6:.0f} MB, after 10 MB)",
+            "client saw the connection drop; no meeting and no object left (abandoned S3 "
+            "parts aborted at restart); the retry with the same Idempotency-Key made one "
+            "meeting, which completed",
+            faults,
+            [meeting],
+        )
+        assert verdict.lost == 0 and verdict.done_twice == 0, verdict
         assert done["status"] == "completed", done["error"]
         assert (
             "ask not what your country"
             in " ".join(s["text"] for s in done["result"]["segments"]).lower()
         )
         assert set(meeting_ids(faults)) - meetings_before == {meeting}
-        done_twice = faults.jobs_done_twice([meeting])
-        assert done_twice == 0
-        fault_report.record(
-            f"API SIGKILLed mid-upload ({size / 1e6:.0f} MB, after 10 MB)",
-            "client saw the connection drop; no meeting and no object left (abandoned S3 "
-            "parts aborted at restart); the retry with the same Idempotency-Key made one "
-            "meeting, which completed",
-            jobs=1,
-            lost=0,
-            done_twice=done_twice,
-        )
     finally:
         client.close()

@@ -50,19 +50,18 @@ def test_postgres_unavailable_for_30_s(faults: FaultDeployment, fault_report: Fa
 
         done = client.wait_finished(meeting, 120, watch=[worker])
         time.sleep(1.5)
-        assert done["status"] == "completed", done["error"]
-        assert faults.jobs_done_twice([meeting]) == 0
-        assert faults.dead_letters() == 0
         after = client.upload(SHORT, title="after the outage", language="en")["id"]
-        assert client.wait_finished(after, 120, watch=[worker])["status"] == "completed"
-        fault_report.record(
+        client.wait_finished(after, 120, watch=[worker])
+        verdict = fault_report.measure(
             f"PostgreSQL unreachable for {outage:.0f} s, job finishing meanwhile",
             "503 + Retry-After to clients, readyz 503; the completion waited in the retry "
             "queue and was applied once when the database came back",
-            jobs=2,
-            lost=0,
-            done_twice=faults.jobs_done_twice([meeting, after]),
+            faults,
+            [meeting, after],
         )
+        assert verdict.lost == 0 and verdict.done_twice == 0, verdict
+        assert done["status"] == "completed", done["error"]
+        assert faults.dead_letters() == 0
     finally:
         faults.pg_proxy.up()
         client.close()
@@ -98,18 +97,17 @@ def test_s3_unavailable(faults: FaultDeployment, fault_report: FaultReport) -> N
         outage = time.monotonic() - cut
         done = client.wait_finished(meeting, 180, watch=[worker])
         time.sleep(1.5)
-        assert done["status"] == "completed", done["error"]
-        assert faults.jobs_done_twice([meeting]) == 0
-        assert faults.dead_letters() == 0
-        assert faults.unfinished_multipart_uploads() == 0
-        fault_report.record(
+        verdict = fault_report.measure(
             f"S3 server unreachable (~{outage:.0f} s in all)",
             "upload refused with 503; the job's download failed, the meeting showed "
             "'Retrying after a transient error', and it completed once the store was back",
-            jobs=1,
-            lost=0,
-            done_twice=0,
+            faults,
+            [meeting],
         )
+        assert verdict.lost == 0 and verdict.done_twice == 0, verdict
+        assert done["status"] == "completed", done["error"]
+        assert faults.dead_letters() == 0
+        assert faults.unfinished_multipart_uploads() == 0
     finally:
         faults.s3_proxy.up()
         client.close()
@@ -133,17 +131,16 @@ def test_rabbitmq_restarted_with_jobs_in_flight(
         meetings = [running, waiting, during["id"]]
         finished = [client.wait_finished(m, 300, watch=[worker]) for m in meetings]
         time.sleep(1.5)
-        assert [m["status"] for m in finished] == ["completed"] * 3, [m["error"] for m in finished]
-        assert faults.jobs_done_twice(meetings) == 0
-        assert faults.dead_letters() == 0
-        assert all(faults.reader.outbox(m)["sent_at"] is not None for m in meetings)
-        fault_report.record(
+        verdict = fault_report.measure(
             "RabbitMQ stopped for 10 s with one job running, one queued, one uploaded meanwhile",
             "worker and API reconnected by themselves; all three completed once",
-            jobs=3,
-            lost=0,
-            done_twice=0,
+            faults,
+            meetings,
         )
+        assert verdict.lost == 0 and verdict.done_twice == 0, verdict
+        assert [m["status"] for m in finished] == ["completed"] * 3, [m["error"] for m in finished]
+        assert faults.dead_letters() == 0
+        assert all(faults.reader.outbox(m)["sent_at"] is not None for m in meetings)
     finally:
         client.close()
 

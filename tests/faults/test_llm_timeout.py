@@ -69,21 +69,19 @@ def test_llm_engine_timing_out(
         proxy.up()
         done = client.wait_finished(meeting, 600, watch=[worker])
         time.sleep(1.5)
-        assert done["status"] == "completed", done["error"]
-        minutes = done["result"]["minutes"]
-        assert minutes and minutes["summary"].strip(), minutes
-        done_twice = faults.jobs_done_twice([meeting])
-        assert done_twice == 0
-        assert faults.dead_letters() == 0
         attempts = worker.log().count(f"job {faults.reader.job_id(meeting)} (attempt")
-        fault_report.record(
+        verdict = fault_report.measure(
             "LLM engine (OpenAI protocol) hanging: requests time out",
             f"job failed as transient, meeting showed 'Retrying…'; completed with LLM "
             f"minutes once the engine answered ({attempts} attempts)",
-            jobs=1,
-            lost=0,
-            done_twice=done_twice,
+            faults,
+            [meeting],
         )
+        assert verdict.lost == 0 and verdict.done_twice == 0, verdict
+        assert done["status"] == "completed", done["error"]
+        minutes = done["result"]["minutes"]
+        assert minutes and minutes["summary"].strip(), minutes
+        assert faults.dead_letters() == 0
     finally:
         client.close()
         proxy.close()

@@ -97,14 +97,13 @@ def test_poison_messages_are_dead_lettered_and_do_not_block(
         for after, before in ((jobs_after, jobs_before), (events_after, events_before)):
             for reason in POISON:
                 assert after[reason] - before.get(reason, 0.0) == 1.0, (reason, after, before)
-        assert faults.jobs_done_twice([meeting]) == 0
-        fault_report.record(
+        verdict = fault_report.measure(
             "poison messages (malformed JSON, contract version 99) on the job and event queues",
             "dead-lettered with the reason in a header; minuta_dead_letters_total{reason} +1 "
             "on the worker (jobs) and the API (events); the upload behind them completed",
-            jobs=1,
-            lost=0,
-            done_twice=0,
+            faults,
+            [meeting],
         )
+        assert verdict.lost == 0 and verdict.done_twice == 0, verdict
     finally:
         client.close()

@@ -48,21 +48,18 @@ def test_worker_killed_at_point_loses_no_job(
 
         finished = [client.wait_finished(m, 300, watch=[survivor]) for m in meetings]
         time.sleep(1.5)  # a second completion, if any, would be applied by now
-        statuses = [m["status"] for m in finished]
-        done_twice = faults.jobs_done_twice(meetings)
-        lost = statuses.count("failed") + sum(1 for s in statuses if s != "completed")
-        assert statuses == ["completed", "completed"], [m["error"] for m in finished]
-        assert done_twice == 0
-        assert faults.dead_letters() == 0
-        assert f"job {faults.reader.job_id(victim)} completed" in survivor.log()
-        fault_report.record(
+        verdict = fault_report.measure(
             f"worker SIGKILLed at {point}",
             "redelivered to the other worker, completed once"
             + (" (ran twice, applied once)" if point == "before-ack" else ""),
-            jobs=2,
-            lost=lost,
-            done_twice=done_twice,
+            faults,
+            meetings,
         )
+        assert verdict.lost == 0 and verdict.done_twice == 0, verdict
+        statuses = [m["status"] for m in finished]
+        assert statuses == ["completed", "completed"], [m["error"] for m in finished]
+        assert faults.dead_letters() == 0
+        assert f"job {faults.reader.job_id(victim)} completed" in survivor.log()
     finally:
         client.close()
         doomed.close()
