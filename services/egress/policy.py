@@ -166,7 +166,9 @@ class EgressPolicy:
         return cls(parse_cidrs(allow_cidrs), resolver or system_resolver)
 
     def allowed(self, address: IPAddress) -> bool:
-        inner = embedded_ipv4(address)
+        # An IPv4-mapped address is that IPv4 host on this machine's own stack, so it is allowed
+        # with it; 6to4, NAT64 and Teredo go through a relay, and must be allowed as IPv6.
+        inner = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
         return any(a in net for net in self.allow for a in (address, inner) if a is not None)
 
     def check_address(self, address: IPAddress, what: str = "the URL") -> None:

@@ -121,7 +121,14 @@ def test_the_allow_list_opens_only_its_ranges() -> None:
         "http://[::ffff:127.0.0.1]/",
     ):
         assert policy.check(url).addresses, url
-    for url in ("http://10.0.0.1/", "http://169.254.169.254/", "http://0.0.0.0/"):
+    for url in (
+        "http://10.0.0.1/",
+        "http://169.254.169.254/",
+        "http://0.0.0.0/",
+        "http://[2002:7f00:1::]/",  # 6to4, NAT64 and Teredo go through relays: not loopback
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+    ):
         with pytest.raises(EgressRefused):
             policy.check(url)
     intranet = fake_policy("10.20.0.0/16, fd00:1::/64")
