@@ -2,6 +2,7 @@
 
     python -m benchmarks.diarization_quality            # the defaults, every set
     python -m benchmarks.diarization_quality --compare  # GE2E vs CAM++ × AHC / spectral / VBx
+    python -m benchmarks.diarization_quality --speed    # × real time per embedder
 
 DER uses pyannote.metrics with a 0.25 s collar (as pyannote's own benchmarks do), overlaps
 scored, inside each file's UEM. Every set is run twice: the speaker count found automatically,
@@ -447,9 +448,49 @@ def compare(data: Path = DATA, settings: MLSettings | None = None) -> dict[str, 
     return report
 
 
+def speed_rows(
+    data: Path = DATA, settings: MLSettings | None = None, repeats: int = 3
+) -> list[dict[str, object]]:
+    """Diarization time over audio time per embedder, the embedders interleaved and the best of
+    `repeats` kept (the cores are shared: the minimum is the least disturbed run)."""
+    settings = settings or MLSettings()
+    files = [
+        *synthetic_files("synth_en_meeting", data),
+        *synthetic_files("synth_ru_meeting", data),
+        *debug_files("development", data),
+        *debug_files("train", data),
+    ]
+    diarizers = {
+        name: CpuDiarizer.from_settings(settings.model_copy(update={"diarization_embedder": name}))
+        for name in embedders()
+    }
+    best: dict[str, float] = {}
+    audio_seconds = 0.0
+    for _ in range(repeats):
+        for name, diarizer in diarizers.items():
+            result = score(files, runner(diarizer, settings, no_hint))
+            best[name] = min(best.get(name, float("inf")), result.seconds)
+            audio_seconds = result.audio_seconds
+    return [
+        {
+            "embedder": name,
+            "audio (s)": round(audio_seconds, 1),
+            "diarization (s)": round(seconds, 2),
+            "× real time": round(seconds / audio_seconds, 4),
+        }
+        for name, seconds in best.items()
+    ]
+
+
 def main() -> None:
     from benchmarks.quality import RESULTS, markdown_table
 
+    if "--speed" in sys.argv:
+        speeds = speed_rows()
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "diarization_speed.json").write_text(json.dumps(speeds, indent=1) + "\n")
+        print(markdown_table(speeds))
+        return
     if "--compare" not in sys.argv:
         print(markdown_table(der_rows()))
         return

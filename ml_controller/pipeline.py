@@ -118,7 +118,7 @@ class MeetingPipeline:
                 else:
                     diarization = Diarization(turns=[], speakers=[])
                 words = assign_speakers(segments_asr, diarization)
-                lines = build_lines(words)
+                lines = build_lines(words, diarization=diarization)
                 raw_labels = [line.speaker for line in lines]
                 lines, speakers = renumber_speakers(lines)
                 voiceprints = _voiceprints(raw_labels, lines, diarization)
@@ -149,6 +149,7 @@ class MeetingPipeline:
             minutes=minutes,
             timings=timings,
             voiceprints=voiceprints,
+            voiceprint_schema=diarization.embedding_schema if voiceprints else None,
         )
 
     def _topics(self, lines: list[Segment]) -> list[Topic]:

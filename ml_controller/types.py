@@ -136,3 +136,5 @@ class MeetingResult(BaseModel):
     # Speaker label -> voice embedding, for the vector store only: biometric data, so no
     # export prints it (`export.to_json` leaves it out).
     voiceprints: dict[str, list[float]] = Field(default_factory=dict)
+    # The speaker embedder's vector space of `voiceprints` (Diarization.embedding_schema).
+    voiceprint_schema: str | None = None

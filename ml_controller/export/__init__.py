@@ -11,7 +11,7 @@ from ml_controller.types import MeetingResult
 
 def to_json(result: MeetingResult) -> str:
     # Voiceprints are biometric data for the vector store, not part of what a user downloads.
-    return result.model_dump_json(indent=2, exclude={"voiceprints"}) + "\n"
+    return result.model_dump_json(indent=2, exclude={"voiceprints", "voiceprint_schema"}) + "\n"
 
 
 FORMATS: dict[str, Callable[[MeetingResult], str]] = {

@@ -6,6 +6,11 @@ mean of the `top_k` best.
 Pairs are then taken best score first, so each person names at most one label and each label
 gets at most one person. A name is given only at a score of at least `threshold`, and only when
 the label's best person beats its second-best by `margin`: a wrong name is worse than none.
+A label left unnamed is an explicit "unknown" (`SpeakerMatch.known` is False).
+
+Voiceprints carry the schema of the embedder that made them ("campplus-192-v1", "ge2e-256-v1");
+only voiceprints of the query's schema are compared; enrolled ones of another schema are stale
+(`stale_voices` counts them) until they are made again from stored audio or re-enrolled.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ class EnrolledVoice:
 
     person_id: str
     vector: np.ndarray
+    # Embedder schema; None for voiceprints stored before schemas were recorded (GE2E).
+    schema: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,41 @@ class SpeakerMatch:
     person_id: str | None
     score: float  # best similarity to any enrolled person (to the one named, when named)
 
+    @property
+    def known(self) -> bool:
+        """False is the explicit "unknown": no enrolled person is a sure enough match."""
+        return self.person_id is not None
 
-# Calibrated by benchmarks/speaker_naming.py on the pyannote_debug TRAIN split (GE2E voiceprints
-# from the CPU diarizer): precision >= 0.95 held only from about 0.87 up (at 0.85 half the names
-# were wrong; different people reach 0.89), so precision comes first and recall is low.
-# A margin and top-k > 1 changed nothing there.
-DEFAULT_NAMING = NamingParams(threshold=0.90, margin=0.0, top_k=1)
+
+# The schema of voiceprints stored before schemas were recorded: the GE2E embedder's.
+LEGACY_SCHEMA = "ge2e-256-v1"
+
+# Calibrated by benchmarks/speaker_naming.py on the pyannote_debug TRAIN split, per embedder:
+# the highest train recall at train precision >= 0.98 (CAM++: 0.64 with one or with several
+# enrolled prints per person; different people's CAM++ voiceprints score around 0.1, the same
+# person's 0.6-0.8). GE2E: precision held only from about 0.87 up (different people reach 0.89).
+NAMING_BY_SCHEMA: dict[str, NamingParams] = {
+    LEGACY_SCHEMA: NamingParams(threshold=0.90, margin=0.0, top_k=1),
+    "campplus-192-v1": NamingParams(threshold=0.64, margin=0.0, top_k=1),
+}
+DEFAULT_NAMING = NAMING_BY_SCHEMA["campplus-192-v1"]
+
+
+def naming_for(schema: str | None) -> NamingParams:
+    """The calibrated naming parameters of an embedder schema (the default's when unknown)."""
+    return NAMING_BY_SCHEMA.get(schema or LEGACY_SCHEMA, DEFAULT_NAMING)
+
+
+def comparable(enrolled: list[EnrolledVoice], schema: str | None) -> list[EnrolledVoice]:
+    """The enrolled voices made in `schema`'s vector space (None stands for the legacy one)."""
+    want = schema or LEGACY_SCHEMA
+    return [v for v in enrolled if (v.schema or LEGACY_SCHEMA) == want]
+
+
+def stale_voices(enrolled: list[EnrolledVoice], schema: str | None) -> list[EnrolledVoice]:
+    """Enrolled voices of another embedder: never compared with `schema`'s voiceprints."""
+    want = schema or LEGACY_SCHEMA
+    return [v for v in enrolled if (v.schema or LEGACY_SCHEMA) != want]
 
 
 def person_scores(
@@ -70,8 +106,11 @@ def name_speakers(
     voices: dict[str, np.ndarray],
     enrolled: list[EnrolledVoice],
     params: NamingParams = DEFAULT_NAMING,
+    schema: str | None = None,
 ) -> list[SpeakerMatch]:
-    """One match per label of `voices`, in their order; `person_id` None where none is sure."""
+    """One match per label of `voices` (voiceprints of `schema`), in their order; `person_id`
+    None where none is sure. Enrolled voices of another schema are left out."""
+    enrolled = comparable(enrolled, schema)
     labels, persons, scores = person_scores(voices, enrolled, params.top_k)
     best = scores.max(axis=1) if persons else np.full(len(labels), -1.0)
     # Without a second person there is nothing to be confused with.

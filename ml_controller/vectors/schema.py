@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from ml_controller.vectors.backend import Backend, Cond, IndexKind, StoredPoint, Where
 
 SCHEMA_VERSION = 2
+# Speaker-embedder schemas (ml_controller/diarization/embedders.py) with a voiceprint collection
+# of their own; voiceprints stored without a schema are the legacy GE2E ones.
+LEGACY_VOICE_SCHEMA = "ge2e-256-v1"
+VOICE_SCHEMAS = ("campplus-192-v1",)
 _META_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "minuta:vectors:schema"))
 
 CHUNK_INDEXES: dict[str, IndexKind] = {
@@ -49,7 +53,20 @@ class Collections:
 
     @property
     def voiceprints(self) -> str:
+        """Voiceprints stored before embedder schemas were recorded (GE2E, 256-d)."""
         return f"{self.prefix}voiceprints"
+
+    def voiceprints_of(self, schema: str | None) -> str:
+        """One collection per speaker-embedder schema: voiceprints of different embedders live
+        in different vector spaces (and sizes) and are never compared. None is the legacy one."""
+        if schema is None or schema == LEGACY_VOICE_SCHEMA:
+            return self.voiceprints
+        slug = "".join(c if c.isalnum() else "_" for c in schema)
+        return f"{self.prefix}voiceprints_{slug}"
+
+    def all_voiceprints(self) -> list[str]:
+        """Every voiceprint collection this code knows, the legacy one first."""
+        return [self.voiceprints_of(s) for s in (None, *VOICE_SCHEMAS)]
 
     @property
     def meta(self) -> str:

@@ -220,9 +220,12 @@ class VectorStore:
         meeting_id: str,
         voices: dict[str, list[float]],
         persons: dict[str, str | None],
+        schema: str | None = None,
     ) -> None:
-        """Store a meeting's voiceprints (label -> vector) with the person each was named as."""
+        """Store a meeting's voiceprints (label -> vector of embedder `schema`) with the person
+        each was named as. A new run of the meeting replaces its voiceprints of every schema."""
         tenant = _tenant(tenant_id)
+        collection = self.names.voiceprints_of(schema)
         points = [
             StoredPoint(
                 point_id(tenant_id, meeting_id, "voice", label),
@@ -231,6 +234,7 @@ class VectorStore:
                     "meeting_id": meeting_id,
                     "label": label,
                     "person_id": persons.get(label),
+                    "schema": schema,
                 },
                 [float(x) for x in vector],
             )
@@ -240,32 +244,55 @@ class VectorStore:
             self._ready()
             if points:
                 dim = len(points[0].vector or [])
-                ensure_collection(self.backend, self.names.voiceprints, dim, VOICE_INDEXES)
-                self.backend.upsert(self.names.voiceprints, points)
-            if self.backend.collection_dim(self.names.voiceprints) is None:
-                return
-            # Labels of an earlier run of this meeting that the new run no longer has.
-            gone = Where(
-                must=(tenant, eq("meeting_id", meeting_id)),
-                must_not=(Cond("label", any_of=tuple(voices)),) if voices else (),
-            )
-            self.backend.delete(self.names.voiceprints, gone)
+                ensure_collection(self.backend, collection, dim, VOICE_INDEXES)
+                self.backend.upsert(collection, points)
+            for name in self._voice_collections():
+                # Labels of an earlier run of this meeting that the new run no longer has, and
+                # its voiceprints of other embedders.
+                current = voices and name == collection
+                keep = (Cond("label", any_of=tuple(voices)),) if current else ()
+                gone = Where(must=(tenant, eq("meeting_id", meeting_id)), must_not=keep)
+                self.backend.delete(name, gone)
 
-    def enrolled_voices(self, tenant_id: str) -> list[EnrolledVoice]:
+    def enrolled_voices(self, tenant_id: str, schema: str | None = None) -> list[EnrolledVoice]:
+        """The tenant's voiceprints named as persons, of embedder `schema` only."""
         from ml_controller.speakers.naming import EnrolledVoice
 
         where = Where(must=(_tenant(tenant_id),), must_not=(Cond("person_id", is_empty=True),))
+        collection = self.names.voiceprints_of(schema)
         with self._lock:
             self._ready()
-            if self.backend.collection_dim(self.names.voiceprints) is None:
+            if self.backend.collection_dim(collection) is None:
                 return []
-            stored = self.backend.scroll(self.names.voiceprints, where, with_vectors=True)
+            stored = self.backend.scroll(collection, where, with_vectors=True)
         return [
             EnrolledVoice(
                 person_id=str(p.payload["person_id"]),
                 vector=np.asarray(p.vector, dtype=np.float32),
+                schema=schema,
             )
             for p in stored
+        ]
+
+    def stale_voiceprints(self, tenant_id: str, schema: str | None) -> int:
+        """Named voiceprints of the tenant made by another embedder than `schema`: they are
+        never compared with `schema`'s, so those persons are not recognised until named again
+        in a meeting processed by the current embedder."""
+        where = Where(must=(_tenant(tenant_id),), must_not=(Cond("person_id", is_empty=True),))
+        current = self.names.voiceprints_of(schema)
+        with self._lock:
+            self._ready()
+            return sum(
+                self.backend.count(name, where)
+                for name in self._voice_collections()
+                if name != current
+            )
+
+    def _voice_collections(self) -> list[str]:
+        return [
+            name
+            for name in self.names.all_voiceprints()
+            if self.backend.collection_dim(name) is not None
         ]
 
     def enroll(self, tenant_id: str, meeting_id: str, label: str, person_id: str) -> bool:
@@ -273,11 +300,11 @@ class VectorStore:
         where = Where(must=(_tenant(tenant_id), eq("meeting_id", meeting_id), eq("label", label)))
         with self._lock:
             self._ready()
-            if self.backend.collection_dim(self.names.voiceprints) is None:
+            found = [n for n in self._voice_collections() if self.backend.count(n, where) > 0]
+            if not found:
                 return False
-            if self.backend.count(self.names.voiceprints, where) == 0:
-                return False
-            self.backend.set_payload(self.names.voiceprints, where, {"person_id": person_id})
+            for name in found:
+                self.backend.set_payload(name, where, {"person_id": person_id})
             self._set_chunk_person(
                 Where(
                     must=(_tenant(tenant_id), eq("meeting_id", meeting_id), eq("speaker", label))
@@ -294,11 +321,12 @@ class VectorStore:
         with self._lock:
             self._ready()
             self._set_chunk_person(where, target_id)
-            if self.backend.collection_dim(self.names.voiceprints) is None:
-                return 0
-            moved = self.backend.count(self.names.voiceprints, where)
-            if moved:
-                self.backend.set_payload(self.names.voiceprints, where, {"person_id": target_id})
+            moved = 0
+            for name in self._voice_collections():
+                count = self.backend.count(name, where)
+                if count:
+                    self.backend.set_payload(name, where, {"person_id": target_id})
+                moved += count
         return moved
 
     def delete_person(self, tenant_id: str, person_id: str) -> int:
@@ -307,34 +335,34 @@ class VectorStore:
         with self._lock:
             self._ready()
             self._set_chunk_person(where, None)
-            if self.backend.collection_dim(self.names.voiceprints) is None:
-                return 0
-            deleted = self.backend.count(self.names.voiceprints, where)
-            if deleted:
-                self.backend.delete(self.names.voiceprints, where)
+            deleted = 0
+            for name in self._voice_collections():
+                count = self.backend.count(name, where)
+                if count:
+                    self.backend.delete(name, where)
+                deleted += count
         return deleted
 
     def delete_meeting(self, tenant_id: str, meeting_id: str) -> None:
         where = Where(must=(_tenant(tenant_id), eq("meeting_id", meeting_id)))
         with self._lock:
             self._ready()
-            for name in (self.names.chunks, self.names.voiceprints):
+            for name in (self.names.chunks, *self.names.all_voiceprints()):
                 if self.backend.collection_dim(name) is not None:
                     self.backend.delete(name, where)
 
     def count_points(self, tenant_id: str, meeting_id: str | None = None) -> dict[str, int]:
         """Points per collection for a tenant (and meeting): for tests, metrics and checks."""
         must = [_tenant(tenant_id)] + ([eq("meeting_id", meeting_id)] if meeting_id else [])
+        where = Where(must=tuple(must))
         with self._lock:
-            return {
-                kind: self.backend.count(name, Where(must=tuple(must)))
-                if self.backend.collection_dim(name) is not None
+            chunks = (
+                self.backend.count(self.names.chunks, where)
+                if self.backend.collection_dim(self.names.chunks) is not None
                 else 0
-                for kind, name in (
-                    ("chunks", self.names.chunks),
-                    ("voiceprints", self.names.voiceprints),
-                )
-            }
+            )
+            voices = sum(self.backend.count(n, where) for n in self._voice_collections())
+            return {"chunks": chunks, "voiceprints": voices}
 
     def _set_chunk_person(self, where: Where, person_id: str | None) -> None:
         if self.backend.collection_dim(self.names.chunks) is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_controller.speakers.naming import DEFAULT_NAMING, NamingParams, name_speakers
+from ml_controller.speakers.naming import NamingParams, name_speakers, naming_for
 from ml_controller.types import MeetingResult
 from ml_controller.vectors import SearchQuery, VectorStore
 from services.contracts import (
@@ -43,8 +43,9 @@ class NamedMeeting:
 
 
 class MeetingVectors:
-    def __init__(self, store: VectorStore, naming: NamingParams = DEFAULT_NAMING) -> None:
+    def __init__(self, store: VectorStore, naming: NamingParams | None = None) -> None:
         self.store = store
+        # None: the parameters calibrated for the embedder that made the meeting's voiceprints.
         self.naming = naming
 
     def name_and_index(self, job: ProcessMeetingJob, result: MeetingResult) -> NamedMeeting:
@@ -56,16 +57,31 @@ class MeetingVectors:
                 label: np.asarray(vector, dtype=np.float32)
                 for label, vector in result.voiceprints.items()
             }
-            matches = name_speakers(voices, self.store.enrolled_voices(tenant), self.naming)
+            schema = result.voiceprint_schema
+            enrolled = self.store.enrolled_voices(tenant, schema)
+            params = self.naming or naming_for(schema)
+            matches = name_speakers(voices, enrolled, params, schema=schema)
+            stale = self.store.stale_voiceprints(tenant, schema) if voices else 0
+            if stale:
+                log.warning(
+                    "meeting %s: %d named voiceprints of this tenant were made by an older "
+                    "speaker embedder and are not compared with %s ones; name those people "
+                    "again in a new meeting to have them recognised",
+                    meeting,
+                    stale,
+                    schema or "legacy",
+                )
             persons = {m.label: m.person_id for m in matches if m.person_id is not None}
             speakers = [
                 s.model_copy(update={"person_id": persons.get(s.id)}) for s in result.speakers
             ]
-            named = result.model_copy(update={"speakers": speakers, "voiceprints": {}})
+            named = result.model_copy(
+                update={"speakers": speakers, "voiceprints": {}, "voiceprint_schema": None}
+            )
             # Stored unassigned: only a person's own naming (an enroll command) makes a voice
             # theirs, so a wrong automatic match never reinforces itself.
             self.store.add_voiceprints(
-                tenant, meeting, result.voiceprints, dict.fromkeys(result.voiceprints)
+                tenant, meeting, result.voiceprints, dict.fromkeys(result.voiceprints), schema
             )
             stats = self.store.index_meeting(tenant, meeting, named, job.meeting_date)
         except Exception as exc:

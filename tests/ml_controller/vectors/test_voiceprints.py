@@ -97,3 +97,43 @@ def test_enrolling_names_the_speakers_chunks(store: VectorStore) -> None:
     store.delete_person("acme", "p-anya")
     assert store.search(SearchQuery("acme", "hiring", person_id="p-anya")) == []
     assert store.search(SearchQuery("acme", "hiring"))[0].person_id is None
+
+
+def _unit_voices(seed: int, labels: list[str], dim: int) -> dict[str, list[float]]:
+    rng = np.random.default_rng(seed)
+    return {
+        label: (v / np.linalg.norm(v)).tolist() for label in labels for v in [rng.normal(size=dim)]
+    }
+
+
+def test_voiceprints_of_two_embedders_live_apart_and_old_ones_are_stale(
+    store: VectorStore,
+) -> None:
+    new = "campplus-192-v1"
+    # A meeting from before the upgrade: GE2E prints, no schema recorded, one named.
+    store.add_voiceprints("acme", "old", _unit_voices(5, ["S1", "S2"], 256), {"S1": "p-anna"})
+    # After it: CAM++ prints (another size) in the same store, one named.
+    store.add_voiceprints("acme", "new", _unit_voices(6, ["S1"], 192), {"S1": "p-boris"}, new)
+    assert store.count_points("acme")["voiceprints"] == 3
+
+    current = store.enrolled_voices("acme", new)
+    assert [(v.person_id, v.schema, v.vector.shape) for v in current] == [("p-boris", new, (192,))]
+    legacy = store.enrolled_voices("acme")
+    assert [(v.person_id, v.vector.shape) for v in legacy] == [("p-anna", (256,))]
+    # Anna's only print is an old one: stale for the new embedder, and counted as such.
+    assert store.stale_voiceprints("acme", new) == 1
+    assert store.stale_voiceprints("acme", None) == 1  # and Boris's, seen from the old side
+
+    # Naming, merging and forgetting reach prints of every embedder.
+    assert store.enroll("acme", "old", "S2", "p-boris") is True
+    assert store.merge_persons("acme", "p-boris", "p-anna") == 2
+    assert store.delete_person("acme", "p-anna") == 3
+    store.delete_meeting("acme", "new")
+    store.delete_meeting("acme", "old")
+    assert store.count_points("acme")["voiceprints"] == 0
+
+
+def test_a_new_run_of_a_meeting_replaces_its_prints_of_the_old_embedder(store: VectorStore) -> None:
+    store.add_voiceprints("acme", "m1", _unit_voices(7, ["S1", "S2"], 256), {})
+    store.add_voiceprints("acme", "m1", _unit_voices(8, ["S1"], 192), {}, "campplus-192-v1")
+    assert store.count_points("acme", "m1")["voiceprints"] == 1
