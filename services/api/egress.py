@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, status
 
 from services.egress import EgressPolicy, EgressRefused, Target
+
+
+def refusal_response(what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI 422 of a route that takes a URL: a refusal (a message) or FastAPI's list of
+    field errors."""
+    return {
+        422: {
+            "description": f"{what} leads to an address the server does not reach (loopback, "
+            "private, link-local, ...) or carries credentials (a message); or the body is "
+            "invalid (FastAPI's list of field errors).",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/ErrorOut"},
+                            {"$ref": "#/components/schemas/HTTPValidationError"},
+                        ]
+                    }
+                }
+            },
+        }
+    }
 
 
 async def refuse_unreachable(policy: EgressPolicy, url: str, what: str) -> Target:

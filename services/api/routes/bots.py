@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from services.api.db.models import Bot, Meeting, MeetingStatus, OutboxJob, utcnow
 from services.api.deps import ContextDep, SessionDep, TenantDep
-from services.api.egress import refuse_unreachable
+from services.api.egress import refusal_response, refuse_unreachable
 from services.api.meetings import audio_key
 from services.api.quotas import QUOTA_RESPONSE
 from services.api.routes.meetings import FORM_OVERHEAD_BYTES
@@ -119,11 +119,7 @@ def _wake_controller(request: Request) -> None:
     summary="Send a bot to a meeting, now or at join_at",
     responses={
         **_AUTH,
-        422: {
-            "model": ErrorOut,
-            "description": "meeting_url leads to an address the server does not reach "
-            "(loopback, private, link-local, ...) or carries credentials; or the body is invalid.",
-        },
+        **refusal_response("meeting_url"),
         **QUOTA_RESPONSE,
     },
 )

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from services.api.db.models import Webhook, WebhookDelivery
 from services.api.deps import ContextDep, SessionDep, TenantDep
-from services.api.egress import refuse_unreachable
+from services.api.egress import refusal_response, refuse_unreachable
 from services.api.schemas import (
     ErrorOut,
     WebhookCreate,
@@ -55,14 +55,7 @@ async def _owned(session: SessionDep, tenant_id: uuid.UUID, webhook_id: uuid.UUI
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Register a webhook (the signing secret is shown only in this answer)",
-    responses={
-        401: _ERRORS[401],
-        422: {
-            "model": ErrorOut,
-            "description": "The URL leads to an address the server does not reach (loopback, "
-            "private, link-local, ...) or carries credentials; or the body is invalid.",
-        },
-    },
+    responses={401: _ERRORS[401], **refusal_response("The url")},
 )
 async def create_webhook(
     body: WebhookCreate, session: SessionDep, tenant: TenantDep, ctx: ContextDep
