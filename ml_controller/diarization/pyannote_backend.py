@@ -25,6 +25,9 @@ from ml_controller.types import Diarization, SpeechRegion
 if TYPE_CHECKING:
     from ml_controller.settings import MLSettings
 
+# The vector space of this backend's speaker embeddings (see embedders.py).
+SCHEMA = "pyannote-v1"
+
 PIPELINE_CONFIG = "config.yaml"
 
 
@@ -151,7 +154,7 @@ class PyannoteDiarizer:
     ) -> Diarization:
         """pyannote finds speech itself, so the VAD regions are not used."""
         if len(audio) == 0 or not speech:
-            return Diarization(turns=[], speakers=[])
+            return Diarization(turns=[], speakers=[], embedding_schema=SCHEMA)
         import torch
 
         # A writable copy: torch cannot wrap a read-only memory map without risking writes.
@@ -160,4 +163,7 @@ class PyannoteDiarizer:
         output = self.pipeline(
             {"waveform": waveform, "sample_rate": SAMPLE_RATE}, **hint_arguments(hints), **extra
         )
-        return to_diarization(annotation_tracks(output), embeddings=speaker_embeddings(output))
+        result = to_diarization(annotation_tracks(output), embeddings=speaker_embeddings(output))
+        # Its own vector space: never compared with the CPU embedders' voiceprints.
+        result.embedding_schema = SCHEMA
+        return result

@@ -61,6 +61,8 @@ LEGACY_SCHEMA = "ge2e-256-v1"
 NAMING_BY_SCHEMA: dict[str, NamingParams] = {
     LEGACY_SCHEMA: NamingParams(threshold=0.90, margin=0.0, top_k=1),
     "campplus-192-v1": NamingParams(threshold=0.64, margin=0.0, top_k=1),
+    # The GPU backend's embeddings: not calibrated here (no GPU); the conservative value kept.
+    "pyannote-v1": NamingParams(threshold=0.90, margin=0.0, top_k=1),
 }
 DEFAULT_NAMING = NAMING_BY_SCHEMA["campplus-192-v1"]
 

@@ -21,7 +21,7 @@ SCHEMA_VERSION = 2
 # Speaker-embedder schemas (ml_controller/diarization/embedders.py) with a voiceprint collection
 # of their own; voiceprints stored without a schema are the legacy GE2E ones.
 LEGACY_VOICE_SCHEMA = "ge2e-256-v1"
-VOICE_SCHEMAS = ("campplus-192-v1",)
+VOICE_SCHEMAS = ("campplus-192-v1", "pyannote-v1")
 _META_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "minuta:vectors:schema"))
 
 CHUNK_INDEXES: dict[str, IndexKind] = {
