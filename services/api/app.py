@@ -19,6 +19,7 @@ from services.api.context import ApiContext
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
 from services.api.events import EventApplier, MeetingNotifier
+from services.api.job_links import JobLinks
 from services.api.metrics import RequestMetricsMiddleware, ScrapeCache
 from services.api.openapi import install_openapi
 from services.api.outages import (
@@ -30,7 +31,17 @@ from services.api.outages import (
 from services.api.outbox import OutboxRelay
 from services.api.quotas import Quotas
 from services.api.retention import RetentionSweeper
-from services.api.routes import audio, bots, files, health, meetings, persons, search, webhooks
+from services.api.routes import (
+    audio,
+    bots,
+    files,
+    health,
+    jobs,
+    meetings,
+    persons,
+    search,
+    webhooks,
+)
 from services.api.routes import metrics as metrics_routes
 from services.api.routes import retention as retention_routes
 from services.api.security import install_security
@@ -39,6 +50,7 @@ from services.api.sniff import NotAudioError
 from services.api.storage.base import Storage, StorageError
 from services.api.storage.factory import build_storage
 from services.api.storage.local import LocalStorage
+from services.api.storage.signing import UrlSigner, load_signing_secret
 from services.api.upload import UploadError
 from services.api.web import install_web
 from services.api.webhooks import WebhookDispatcher
@@ -125,6 +137,7 @@ def create_app(
     broker = broker if broker is not None else _default_broker(settings)
     notifier = MeetingNotifier()
     egress = egress or EgressPolicy.from_setting(settings.egress_allow_cidrs)
+    job_links = JobLinks(settings, UrlSigner(load_signing_secret(settings)))
     dispatcher = WebhookDispatcher(sessionmaker, settings, webhook_client, egress=egress)
     ctx = ApiContext(
         settings=settings,
@@ -132,12 +145,13 @@ def create_app(
         sessionmaker=sessionmaker,
         storage=storage,
         broker=broker,
-        relay=OutboxRelay(sessionmaker, broker, storage, settings),
+        relay=OutboxRelay(sessionmaker, broker, storage, settings, job_links),
         applier=EventApplier(sessionmaker, notifier=notifier, webhooks=dispatcher),
         webhooks=dispatcher,
         notifier=notifier,
         egress=egress,
         quotas=Quotas(settings),
+        job_links=job_links,
     )
 
     controller_settings = controller_settings or ControllerSettings()
@@ -200,6 +214,7 @@ def create_app(
     app.include_router(persons.router)
     app.include_router(search.router)
     app.include_router(webhooks.router)
+    app.include_router(jobs.router)
     app.include_router(bots.router)
     app.include_router(health.router)
     app.include_router(metrics_routes.router)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.api.events import EventApplier, MeetingNotifier
+from services.api.job_links import JobLinks
 from services.api.outbox import OutboxRelay
 from services.api.quotas import Quotas
 from services.api.settings import ApiSettings
@@ -30,3 +31,4 @@ class ApiContext:
     # Every URL a tenant gives (webhook, bot meeting, calendar) is checked against it.
     egress: EgressPolicy
     quotas: Quotas
+    job_links: JobLinks

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.db.models import Meeting, OutboxJob, OutboxVectorCommand, utcnow
+from services.api.job_links import JobLinks
 from services.api.settings import ApiSettings
 from services.api.storage.base import Storage
 from services.contracts import (
@@ -52,11 +53,13 @@ class OutboxRelay:
         broker: Broker,
         storage: Storage,
         settings: ApiSettings,
+        links: JobLinks,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._storage = storage
         self._settings = settings
+        self._links = links
         self._wakeup = asyncio.Event()
         # None until the first publish; then whether the last publish was confirmed.
         self.broker_ok: bool | None = None
@@ -70,10 +73,9 @@ class OutboxRelay:
         return timedelta(seconds=min(self._settings.outbox_retry_max_seconds, 0.5 * 2**attempts))
 
     async def _job(self, row: OutboxJob, meeting: Meeting) -> ProcessMeetingJob:
-        # Presigned now, not at upload: a row may wait out a long broker outage.
-        url = await self._storage.presigned_get_url(
-            meeting.audio_key, expires_in=self._settings.presign_ttl_seconds
-        )
+        # Signed now, not at upload: a row may wait out a long broker outage. The link is the
+        # job's own; each fetch of it gets a presigned URL of minutes (job_links.py).
+        url = self._links.url(row.job_id)
         return ProcessMeetingJob(
             job_id=row.job_id,
             meeting_id=meeting.id,

@@ -49,8 +49,12 @@ class ApiSettings(BaseSettings):
     # Parts of uploads cut off by a crash are removed at startup once this old (another API
     # process may still be receiving a younger one).
     stale_upload_seconds: float = Field(default=24 * 3600, ge=1)
-    # A job can wait in the queue behind others; the URL must outlive that wait.
-    presign_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    # A job carries a link signed for it alone (services/api/job_links.py), answered while its
+    # meeting is queued or processing and for at most job_link_ttl_seconds; each fetch is
+    # redirected to a presigned URL that lives presign_ttl_seconds (minutes, so a retry or a
+    # second download attempt gets a fresh one).
+    presign_ttl_seconds: int = Field(default=15 * 60, ge=60, le=7 * 24 * 3600)
+    job_link_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     # Base of the URLs the API hands out for the local folder storage (workers fetch from it);
     # unset: http://<host>:<port> of this process (loopback when bound to all interfaces).
     public_base_url: str | None = None

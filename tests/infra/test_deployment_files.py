@@ -86,6 +86,7 @@ def test_compose_refuses_to_start_without_each_secret() -> None:
         "QDRANT_API_KEY",
         "MINUTA_METRICS_TOKEN",
         "GRAFANA_ADMIN_PASSWORD",
+        "MINUTA_SIGNING_SECRET",
     ):
         done = _compose(env={k: v for k, v in secrets.items() if k != name})
         assert done.returncode != 0 and f"set {name} in .env" in done.stderr, name

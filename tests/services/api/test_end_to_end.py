@@ -59,7 +59,8 @@ class StandInWorker:
         self.downloaded: list[bytes] = []
 
     async def handle(self, job: ProcessMeetingJob) -> None:
-        async with httpx.AsyncClient() as client:
+        # As the worker does: the job's link redirects to a short-lived presigned URL.
+        async with httpx.AsyncClient(follow_redirects=True) as client:
             response = await client.get(job.audio_url)
             response.raise_for_status()
         self.downloaded.append(response.content)

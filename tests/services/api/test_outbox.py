@@ -26,14 +26,18 @@ async def _outbox(stack: ApiStack) -> list[OutboxJob]:
 
 
 async def _download(stack: ApiStack, job: ProcessMeetingJob) -> bytes:
-    """What a worker does with the job's URL (no credentials of any kind)."""
+    """What a worker does with the job's URL (no credentials of any kind): the job's own link
+    on the API, redirected to a presigned URL of minutes."""
+    assert job.audio_url.startswith(stack.settings.resolved_public_base_url)
+    parts = urlsplit(job.audio_url)
+    link = await stack.client.get(f"{parts.path}?{parts.query}")
+    assert link.status_code == 307, link.text
+    target = link.headers["location"]
     if stack.settings.uses_s3:
         async with httpx.AsyncClient() as client:
-            response = await client.get(job.audio_url)
+            response = await client.get(target)
     else:
-        assert job.audio_url.startswith(stack.settings.resolved_public_base_url)
-        parts = urlsplit(job.audio_url)
-        response = await stack.client.get(f"{parts.path}?{parts.query}")
+        response = await stack.client.get(target)
     assert response.status_code == 200, response.text
     return response.content
 
@@ -111,7 +115,9 @@ async def test_several_relays_publish_every_row_exactly_once(
 
     shared = SlowBrokerFake()
     relays = [
-        OutboxRelay(stack.ctx.sessionmaker, shared, stack.ctx.storage, stack.settings)
+        OutboxRelay(
+            stack.ctx.sessionmaker, shared, stack.ctx.storage, stack.settings, stack.ctx.job_links
+        )
         for _ in range(4)
     ]
     sent = await asyncio.gather(*(relay.relay_once() for relay in relays))

@@ -367,6 +367,24 @@ async def _signed_file(w: World) -> None:
     assert (await w.as_b("GET", path, params=expired)).status_code == 403
 
 
+async def _job_link(w: World) -> None:
+    """A job's link is signed for that job alone and spent once the job is over; nothing of it
+    can be bent to another job."""
+    async with w.stack.ctx.sessionmaker() as session:
+        meeting = await session.get(Meeting, uuid.UUID(w.meeting))
+        assert meeting is not None
+        job_id = meeting.job_id
+    parts = urlsplit(w.stack.ctx.job_links.url(job_id))
+    path, query = parts.path, dict(q.split("=", 1) for q in parts.query.split("&"))
+    assert (await w.as_b("GET", path, params=query)).status_code == 410  # completed: spent
+    forged = {**query, "signature": "0" * 64}
+    assert (await w.as_b("GET", path, params=forged)).status_code == 403
+    other_job = path.replace(str(job_id), str(uuid.uuid4()))
+    assert (await w.as_b("GET", other_job, params=query)).status_code == 403
+    expired = {**query, "expires": "1"}
+    assert (await w.as_b("GET", path, params=expired)).status_code == 403
+
+
 def _public(url: str) -> Probe:
     """Routes without tenant data: probes, metrics, the web UI shell and its config."""
 
@@ -413,6 +431,7 @@ def build_probes() -> dict[tuple[str, str], Probe]:
         ("GET", "/v1/tenant/retention"): _read_retention,
         ("PUT", "/v1/tenant/retention"): _replace_retention,
         ("GET", "/internal/files/{key:path}"): _signed_file,
+        ("GET", "/v1/jobs/{job_id}/audio"): _job_link,
         ("GET", "/healthz"): _public("/healthz"),
         ("GET", "/readyz"): _public("/readyz"),
         ("GET", "/metrics"): _public("/metrics"),
