@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ml_controller.align import assign_speakers, build_lines, renumber_speakers
+from ml_controller.align import BOUNDARY_RULES, assign_speakers, build_lines, renumber_speakers
 from ml_controller.types import AsrSegment, Diarization, SpeakerTurn, Word
 
 
@@ -85,7 +85,10 @@ def test_a_change_inside_a_phrase_moves_to_the_sentence_end_before_it() -> None:
     )
     late_change = words[6].end + 0.02  # after "migrations"
     seg = AsrSegment(start=0, end=words[-1].end, text="", words=words)
-    tagged = assign_speakers([seg], _diarized((0, late_change, "A"), (late_change, 9, "B")))
+    diarization = _diarized((0, late_change, "A"), (late_change, 9, "B"))
+    # By default each word keeps the speaker covering it: the change stays where it was heard.
+    assert [w.speaker for w in assign_speakers([seg], diarization)][6:8] == ["A", "B"]
+    tagged = assign_speakers([seg], diarization, BOUNDARY_RULES)
     lines = build_lines(tagged)
     assert [(line.speaker, line.text) for line in lines] == [
         ("A", "We checked everything."),
@@ -98,7 +101,7 @@ def test_a_changes_never_moves_across_a_real_pause_or_far_away() -> None:
     seg = AsrSegment(start=0, end=words[-1].end, text="", words=words)
     # The change sits exactly at the pause: it stays.
     cut = words[2].end + 0.25
-    tagged = assign_speakers([seg], _diarized((0, cut, "A"), (cut, 9, "B")))
+    tagged = assign_speakers([seg], _diarized((0, cut, "A"), (cut, 9, "B")), BOUNDARY_RULES)
     assert [w.speaker for w in tagged] == ["A", "A", "A", "B", "B", "B"]
 
 
@@ -107,7 +110,8 @@ def test_a_one_word_blip_inside_a_phrase_goes_back_to_its_speaker() -> None:
     seg = AsrSegment(start=0, end=words[-1].end, text="", words=words)
     blip = (words[4].start, words[4].end)  # "next" heard as someone else
     diarization = _diarized((0, blip[0], "A"), (blip[0], blip[1], "B"), (blip[1], 9, "A"))
-    tagged = assign_speakers([seg], diarization)
+    assert [w.speaker for w in assign_speakers([seg], diarization)][4] == "B"  # by default
+    tagged = assign_speakers([seg], diarization, BOUNDARY_RULES)
     assert {w.speaker for w in tagged} == {"A"}
 
 
