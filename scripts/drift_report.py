@@ -204,7 +204,9 @@ def main() -> None:
     parser.add_argument("--tests", nargs="*", default=list(FAST_TESTS))
     parser.add_argument("--keep", action="store_true", help="keep the throwaway venv")
     args = parser.parse_args()
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    # The lock's own uv (in the venv) first: another uv may resolve differently.
+    venv_uv = Path(sys.executable).parent / "uv"
+    uv = str(venv_uv) if venv_uv.exists() else shutil.which("uv") or "uv"
     torch_links = os.environ.get("MINUTA_TORCH_FIND_LINKS", "/opt/wheels")
     home = Path(os.environ.get("MINUTA_HOME", Path.home() / ".cache" / "minuta"))
     wheels = Path(os.environ.get("MINUTA_WHEEL_CACHE", home / "wheels"))

@@ -5,7 +5,9 @@
 #   bash scripts/lock.sh --upgrade  # take the newest allowed versions (see scripts/drift_report.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-UV="${UV:-$(command -v uv || echo "${MINUTA_VENV:-$HOME/.cache/minuta/venv}/bin/uv")}"
+VENV_UV="${MINUTA_VENV:-$HOME/.cache/minuta/venv}/bin/uv"
+# The lock's own uv first: another version may resolve differently.
+UV="${UV:-$([ -x "$VENV_UV" ] && echo "$VENV_UV" || command -v uv)}"
 # The CPU torch wheel is not on the default index: point at a folder or index that has it.
 TORCH_LINKS="${MINUTA_TORCH_FIND_LINKS:-/opt/wheels}"
 common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
