@@ -6,9 +6,8 @@ dev00.wav and dev01.wav (AMI, 30 s each) share their two speakers. Meeting one's
 named through the API after their reference identity (the reference speaker each label overlaps
 most); meeting two must come back with names, each the right one, and only for that tenant.
 
-Measured here: on these clips the CPU diarizer gives one transcript speaker per clip, even with
-num_speakers=2 (the other voice gets too few words), so this covers one person (MEE009, whose
-voiceprints of the two meetings have cosine 0.96, over the 0.85 threshold).
+The voiceprints are CAM++ ones (schema campplus-192-v1): they are stored, enrolled and looked up
+in that schema's collection only.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ml_controller.diarization.campplus import SCHEMA
 from ml_controller.pipeline import MeetingPipeline
 from ml_controller.settings import MLSettings
 from ml_controller.types import MeetingResult
@@ -135,7 +135,8 @@ async def test_a_named_voice_names_the_speaker_of_the_next_meeting(
                     )
                     assert named.status_code == 200, named.text
                 deadline = time.monotonic() + 30
-                while len(await asyncio.to_thread(store.enrolled_voices, str(tenant.id))) < len(
+                tenant_id = str(tenant.id)
+                while len(await asyncio.to_thread(store.enrolled_voices, tenant_id, SCHEMA)) < len(
                     truth
                 ):
                     assert time.monotonic() < deadline, "the voices were not enrolled"
@@ -156,9 +157,10 @@ async def test_a_named_voice_names_the_speaker_of_the_next_meeting(
                     assert by_name[name]["meetings"] == 2
 
             # The very voice enrolled, in another tenant's meeting: that tenant enrolled no one.
-            enrolled = await asyncio.to_thread(store.enrolled_voices, str(tenant.id))
+            enrolled = await asyncio.to_thread(store.enrolled_voices, str(tenant.id), SCHEMA)
             result = MeetingResult.model_validate(second["result"])
             result.voiceprints = {s.id: enrolled[0].vector.tolist() for s in result.speakers}
+            result.voiceprint_schema = SCHEMA  # the published result carries neither
             job = ProcessMeetingJob(
                 job_id=uuid.uuid4(),
                 meeting_id=uuid.uuid4(),
