@@ -187,6 +187,10 @@ def prepare_models() -> None:
 
     with err.status("building multilingual-e5-small…"):
         err.print(f"multilingual-e5-small: {build_e5_sentence_transformer(cache)}")
+    from ml_controller.models.campplus import campplus_onnx
+
+    with err.status("exporting the CAM++ speaker embedder to ONNX…"):
+        err.print(f"CAM++ speaker embeddings: {campplus_onnx(cache).path}")
 
 
 @app.command("serve")
