@@ -69,10 +69,13 @@ def test_every_speaker_has_a_unit_voiceprint_that_exports_leave_out(
 ) -> None:
     # Voiceprints come under the transcript's renumbered labels, for exactly its speakers.
     assert set(english.voiceprints) == {s.id for s in english.speakers}
+    # CAM++ vectors, and the result says which embedder made them.
+    assert english.voiceprint_schema == "campplus-192-v1"
     for vector in english.voiceprints.values():
-        assert len(vector) == 256
+        assert len(vector) == 192
         assert abs(sum(x * x for x in vector) - 1.0) < 1e-4
-    assert "voiceprints" not in render(english, "json")
+    exported = render(english, "json")
+    assert "voiceprints" not in exported and "voiceprint_schema" not in exported
 
 
 def test_speaker_count_hint_is_obeyed(pipeline: MeetingPipeline, data_dir: Path) -> None:
