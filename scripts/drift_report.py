@@ -63,7 +63,7 @@ def pins(text: str) -> dict[str, str]:
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     print("$", " ".join(cmd[:6]), "…" if len(cmd) > 6 else "", flush=True)
-    return subprocess.run(cmd, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload,no-any-return]
+    return subprocess.run(cmd, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
 
 
 def resolve_newest(uv: str, out: Path, torch_links: str) -> str:
@@ -104,37 +104,15 @@ def install(uv: str, venv: Path, requirements: Path, torch_links: str, llama_whe
     )
     plain = requirements.with_suffix(".install.txt")
     plain.write_text(text + f"\nllama-cpp-python @ file://{llama_wheel}\n")
-    result = run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--python",
-            str(venv / "bin" / "python"),
-            "--quiet",
-            "--find-links",
-            torch_links,
-            "-r",
-            str(plain),
-        ]
-    )
+    result = uv_install(uv, venv, "--find-links", torch_links, "-r", str(plain))
     if result.returncode:
         sys.exit(f"install of the newest versions failed:\n{result.stderr[-4000:]}")
-    run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--python",
-            str(venv / "bin" / "python"),
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "-e",
-            str(ROOT),
-        ],
-        check=True,
-    )
+    uv_install(uv, venv, "--no-deps", "--no-build-isolation", "-e", str(ROOT)).check_returncode()
+
+
+def uv_install(uv: str, venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    python = str(venv / "bin" / "python")
+    return run([uv, "pip", "install", "--python", python, "--quiet", *args])
 
 
 def checks(venv: Path, tests: tuple[str, ...]) -> dict[str, str]:
@@ -203,6 +181,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", nargs="*", default=list(FAST_TESTS))
     parser.add_argument("--keep", action="store_true", help="keep the throwaway venv")
+    parser.add_argument(
+        "--always", action="store_true", help="run the checks even when nothing would change"
+    )
     args = parser.parse_args()
     # The lock's own uv (in the venv) first: another uv may resolve differently.
     venv_uv = Path(sys.executable).parent / "uv"
@@ -220,7 +201,7 @@ def main() -> None:
             if old.get(name) != new.get(name)
         ]
         print(f"\n{len(upgrades)} packages would change ({sum(u.major for u in upgrades)} majors)")
-        if not upgrades:
+        if not upgrades and not args.always:
             return
         llama = sorted(wheels.glob(f"llama-{new.get('llama-cpp-python')}-*/llama_cpp_python-*.whl"))
         if not llama:

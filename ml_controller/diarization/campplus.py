@@ -14,12 +14,12 @@ from pathlib import Path
 
 import kaldi_native_fbank as knf
 import numpy as np
-import onnxruntime as ort
 
 from ml_controller.audio.constants import SAMPLE_RATE
 from ml_controller.diarization.embedders import WindowEmbeddings
 from ml_controller.diarization.segmentation import FRAME_SPAN_SAMPLES, FRAME_STEP_SAMPLES
 from ml_controller.models.campplus import EMBEDDING_DIM, FEATURE_DIM, campplus_onnx
+from ml_controller.models.onnx_session import cpu_session
 
 SCHEMA = f"campplus-{EMBEDDING_DIM}-v1"
 FBANK_HOP = SAMPLE_RATE // 100  # 10 ms
@@ -41,14 +41,7 @@ class CamPlusEmbedder:
 
     def __init__(self, onnx_path: Path, params: CamPlusParams | None = None, threads: int = 2):
         self.params = params or CamPlusParams()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(onnx_path, threads)
         self._fbank_options = _fbank_options()
 
     @classmethod

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
+from ml_controller.models.onnx_session import cpu_session
 from ml_controller.models.registry import PYANNOTE_SEGMENTATION_ONNX, verified_file
 
 WINDOW_SAMPLES = 160_000
@@ -48,15 +48,7 @@ class SegmentationOutput:
 class Segmenter:
     def __init__(self, model_path: Path | None = None, threads: int = 2) -> None:
         path = model_path or verified_file(PYANNOTE_SEGMENTATION_ONNX)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Idle threads sleep instead of spinning: the cores are shared with other stages.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(path, threads)
         self._input = self.session.get_inputs()[0].name
         self._powerset = powerset_matrix()
 

@@ -13,7 +13,6 @@ is loaded, and the export is checked against torch on random features before it 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -28,6 +27,7 @@ import numpy as np
 from ml_controller.models.registry import (
     ModelChecksumError,
     PackagedFile,
+    sha256_file,
     verified_file,
 )
 
@@ -93,21 +93,13 @@ def _check_hash(path: Path, expected: str) -> None:
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if _CHECKED.get(key) == expected:
         return
-    got = _sha256(path)
+    got = sha256_file(path)
     if got != expected:
         raise ModelChecksumError(
             f"{path} has sha256 {got[:12]}…, but {expected[:12]}… was recorded when it was "
             f"exported; delete {path.parent} to export it again"
         )
     _CHECKED[key] = got
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_model_module() -> ModuleType:
@@ -169,7 +161,7 @@ def export(folder: Path) -> ExportedModel:
         drift = float(np.max(1.0 - _cosine_rows(expected, got)))
         if drift > _MAX_EXPORT_DRIFT:
             raise ModelChecksumError(f"CAM++ ONNX export differs from torch (cosine drift {drift})")
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
         target = folder / ONNX_NAME
         os.replace(tmp, target)
     except BaseException:

@@ -174,7 +174,7 @@ def verified_file(spec: PackagedFile) -> Path:
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if _VERIFIED.get(key) != spec.sha256:
-        got = _sha256(path)
+        got = sha256_file(path)
         if got != spec.sha256:
             raise _mismatch(
                 f"{spec.module}/{spec.relative}", spec.pip_requirement, got, spec.sha256
@@ -198,7 +198,7 @@ def _chunks(spec: ChunkedFile) -> list[Path]:
     return pieces
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(8 << 20), b""):
@@ -256,7 +256,7 @@ def assemble(model: PackagedModel, cache_dir: Path) -> Path:
     if spec.extra_files_from:
         root = package_dir(spec.extra_files_from)
         for rel, pinned in spec.extra_files:
-            got = _sha256(root / rel)
+            got = sha256_file(root / rel)
             if got != pinned:
                 raise _mismatch(
                     f"{spec.extra_files_from}/{rel}", model.pip_requirement, got, pinned
@@ -268,4 +268,4 @@ def assemble(model: PackagedModel, cache_dir: Path) -> Path:
 
 def verify(model: PackagedModel, model_dir: Path) -> bool:
     """Full checksum check of an assembled model against its pin."""
-    return _sha256(model_dir / model.chunked.target) == model.chunked.sha256
+    return sha256_file(model_dir / model.chunked.target) == model.chunked.sha256

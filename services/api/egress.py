@@ -9,26 +9,25 @@ from fastapi import HTTPException, status
 from services.egress import EgressPolicy, EgressRefused, Target
 
 
+def message_or_field_errors(description: str) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI 422 that is either a message (ErrorOut) or FastAPI's list of field errors."""
+    either = {
+        "anyOf": [
+            {"$ref": "#/components/schemas/ErrorOut"},
+            {"$ref": "#/components/schemas/HTTPValidationError"},
+        ]
+    }
+    return {422: {"description": description, "content": {"application/json": {"schema": either}}}}
+
+
 def refusal_response(what: str) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI 422 of a route that takes a URL: a refusal (a message) or FastAPI's list of
     field errors."""
-    return {
-        422: {
-            "description": f"{what} leads to an address the server does not reach (loopback, "
-            "private, link-local, ...) or carries credentials (a message); or the body is "
-            "invalid (FastAPI's list of field errors).",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "anyOf": [
-                            {"$ref": "#/components/schemas/ErrorOut"},
-                            {"$ref": "#/components/schemas/HTTPValidationError"},
-                        ]
-                    }
-                }
-            },
-        }
-    }
+    return message_or_field_errors(
+        f"{what} leads to an address the server does not reach (loopback, private, link-local, "
+        "...) or carries credentials (a message); or the body is invalid (FastAPI's list of "
+        "field errors)."
+    )
 
 
 async def refuse_unreachable(policy: EgressPolicy, url: str, what: str) -> Target:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from services.api.db.models import Bot, Meeting, MeetingStatus, OutboxJob, utcnow
 from services.api.deps import ContextDep, SessionDep, TenantDep
-from services.api.egress import refusal_response, refuse_unreachable
+from services.api.egress import message_or_field_errors, refusal_response, refuse_unreachable
 from services.api.meetings import audio_key
 from services.api.quotas import QUOTA_RESPONSE
 from services.api.routes.meetings import FORM_OVERHEAD_BYTES
@@ -305,20 +305,10 @@ _CALENDAR_BODY = {
         413: {"model": ErrorOut, "description": "The calendar is too large."},
         415: {"model": ErrorOut, "description": "Neither an ICS file nor {ics_url}."},
         **QUOTA_RESPONSE,
-        422: {
-            "description": "Not an ICS file, or ics_url unusable (a message), or the JSON body "
-            "is invalid (FastAPI's list of field errors).",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "anyOf": [
-                            {"$ref": "#/components/schemas/ErrorOut"},
-                            {"$ref": "#/components/schemas/HTTPValidationError"},
-                        ]
-                    }
-                }
-            },
-        },
+        **message_or_field_errors(
+            "Not an ICS file, or ics_url unusable (a message), or the JSON body is invalid "
+            "(FastAPI's list of field errors)."
+        ),
     },
 )
 async def import_ics(

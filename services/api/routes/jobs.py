@@ -45,7 +45,15 @@ _LIVE = (MeetingStatus.queued.value, MeetingStatus.processing.value)
     status_code=status.HTTP_307_TEMPORARY_REDIRECT,
     response_class=RedirectResponse,
     responses={
-        307: {"description": "To a presigned URL of the recording, valid for minutes."},
+        307: {
+            "description": "To a presigned URL of the recording, valid for minutes.",
+            "headers": {
+                "Location": {
+                    "description": "The presigned URL.",
+                    "schema": {"type": "string", "format": "uri"},
+                }
+            },
+        },
         403: {"model": ErrorOut, "description": "The signature is wrong or the link expired."},
         404: {"model": ErrorOut, "description": "No such job."},
         410: {"model": ErrorOut, "description": "The job is over: its link is spent."},

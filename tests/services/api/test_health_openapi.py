@@ -72,7 +72,11 @@ async def test_openapi_describes_every_route(stack: ApiStack) -> None:
     assert expected <= operations.keys()
     for key, op in operations.items():
         success = {code: r for code, r in op["responses"].items() if code.startswith("2")}
-        assert success, key
+        redirects = {code: r for code, r in op["responses"].items() if code.startswith("3")}
+        assert success or redirects, key
+        for code, answer in redirects.items():
+            # A redirect's answer is where it leads: the Location header, documented.
+            assert "Location" in answer.get("headers", {}), (key, code)
         for code, answer in success.items():
             if code == "204":
                 assert "content" not in answer, key
