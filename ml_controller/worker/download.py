@@ -44,6 +44,11 @@ class BadDownloadError(DownloadError):
     """Asking again cannot help: the link is refused or gone, or the file is too large."""
 
 
+class JobOverError(DownloadError):
+    """The API answered 410: the job's meeting no longer waits for it (another delivery of the
+    same job already finished it, or the meeting was deleted). Nothing is left to do."""
+
+
 class TransientDownloadError(DownloadError):
     """The storage did not answer well this time; a later attempt may succeed."""
 
@@ -102,6 +107,8 @@ async def _fetch(client: httpx.AsyncClient, url: str, dest: Path, max_bytes: int
         status = response.status_code
         if status == 429 or status >= 500:
             raise _Retry(f"HTTP {status}")
+        if status == 410:
+            raise JobOverError(f"the job is over: HTTP 410 from {safe_url(url)}")
         if status >= 400:
             hint = " (the link may have expired)" if status in (401, 403) else ""
             raise BadDownloadError(

@@ -30,7 +30,7 @@ from ml_controller.diarization.base import SpeakerHints
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 from ml_controller.types import MeetingResult
 from ml_controller.worker import failpoints
-from ml_controller.worker.download import download
+from ml_controller.worker.download import JobOverError, download
 from ml_controller.worker.failures import classify, store_unreachable
 from ml_controller.worker.health import HealthState, WorkerMetrics, new_health_state
 from ml_controller.worker.ledger import JobLedger
@@ -279,6 +279,11 @@ class Worker:
                 result = await self._run_pipeline(job, path, options)
             except asyncio.CancelledError:
                 raise
+            except JobOverError:
+                # A redelivery of a job that another worker already finished (it published the
+                # result, then died before its ack): the API has the outcome, so nothing is sent.
+                log.info("job %s is over on the API side: dropped without an outcome", job.job_id)
+                return "over"
             except Exception as exc:
                 await self._fail(job, exc, str(path))
                 return FailureKind.bad_input.value

@@ -262,6 +262,25 @@ def test_an_internal_error_is_dead_lettered_at_once(tmp_path: Path) -> None:
     scenario(tmp_path, pipeline, body)
 
 
+def test_a_redelivered_job_whose_link_is_spent_is_dropped_without_an_outcome(
+    tmp_path: Path,
+) -> None:
+    """A worker that published its result and died before the ack leaves the job queued; the
+    next delivery finds the API's link answering 410 and must not report a failure."""
+    pipeline = FakePipeline(seconds=0.05)
+
+    async def body(s: Setup) -> None:
+        job = job_for(s.server.add("/over.wav", status=410))
+        await s.broker.publish_job(job)
+        await until(lambda: s.server.routes["/over.wav"].hits == 1)
+        await asyncio.sleep(0.5)
+        assert s.of(job, JobFailed) == [] and s.of(job, JobCompleted) == []
+        assert await s.broker.take_dead_letters() == []
+        assert pipeline.calls == []
+
+    scenario(tmp_path, pipeline, body)
+
+
 def test_download_limits_retries_and_errors(tmp_path: Path) -> None:
     with file_server() as server:
         big = server.add("/big.wav", body=b"x" * 5000)
