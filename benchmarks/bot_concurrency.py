@@ -29,11 +29,11 @@ import psutil
 
 from ml_controller.metrics import word_error_rate
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
-from tests.services.meeting_bot.conversation import build_conversation
-from tests.services.meeting_bot.harness import BotRun, start_bot
-from tests.services.meeting_bot.janus_server import start_janus
-from tests.services.meeting_bot.meeting_server import MeetingServer
-from tests.services.meeting_bot.participants import participants
+from testkit.meeting.conversation import build_conversation
+from testkit.meeting.bot import BotRun, start_bot
+from testkit.meeting.janus_server import start_janus
+from testkit.meeting.meeting_server import MeetingServer
+from testkit.meeting.participants import participants
 
 RESULTS = Path(__file__).parent / "results" / "bot_concurrency.json"
 SAMPLE_SECONDS = 2.0

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.processes import (
+from testkit.processes import (
     AUDIO,
     RABBIT_URL,
     ApiProcess,
@@ -44,9 +44,9 @@ from tests.e2e.processes import (
     WorkerProcess,
     create_tenant,
 )
-from tests.services.messaging.harness import unique_prefix
-from tests.services.postgres_db import create_scratch_database, drop_scratch_database
-from tests.services.s3_server import SeaweedFS
+from testkit.rabbitmq import unique_prefix
+from testkit.postgres import create_scratch_database, drop_scratch_database
+from testkit.s3_server import SeaweedFS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".webm"}

@@ -56,7 +56,7 @@ from ml_controller.minutes.schema import check_minutes
 from ml_controller.minutes.transcript import render, to_lines
 from ml_controller.settings import MLSettings
 from ml_controller.text_embedding import TextEmbedder
-from ml_controller.types import Minutes, Segment, Speaker
+from core.results import Minutes, Segment, Speaker
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MINUTA_SHARED_DATA", REPO.parent / "shared" / "data"))

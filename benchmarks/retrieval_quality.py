@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from ml_controller.types import AudioInfo, MeetingResult, Minutes, Segment, Speaker
+from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker
 from ml_controller.vectors.chunks import DEFAULT_CHUNKS, transcript_chunks
 from ml_controller.vectors.models import SearchQuery
 from ml_controller.vectors.settings import VectorSettings

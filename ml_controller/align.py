@@ -19,7 +19,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from ml_controller.types import AsrSegment, Diarization, Segment, Speaker, SpeakerTurn, Word
+from core.results import Segment, Speaker, Word
+from ml_controller.types import AsrSegment, Diarization, SpeakerTurn
 
 _SENTENCE_END = (".", "?", "!", "…")
 

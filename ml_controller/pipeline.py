@@ -21,15 +21,8 @@ from ml_controller.audio.vad import detect_speech, plan_blocks, vad_options
 from ml_controller.diarization.base import SpeakerHints
 from ml_controller.progress import NullProgress, ProgressSink, reporter
 from ml_controller.settings import MLSettings, get_settings
-from ml_controller.types import (
-    AudioInfo,
-    Diarization,
-    MeetingResult,
-    Minutes,
-    Segment,
-    Speaker,
-    Topic,
-)
+from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker, Topic
+from ml_controller.types import Diarization
 
 if TYPE_CHECKING:
     from ml_controller.asr.whisper import WhisperTranscriber

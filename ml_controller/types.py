@@ -1,21 +1,13 @@
-"""Typed results passed between pipeline stages and written as `minuta process --format json`.
+"""Typed results passed between the pipeline's stages (before they become a MeetingResult).
 
-Times are seconds from the start of the recording. These models are the output contract other
-issues rely on (API results, search, web UI), so fields are only ever added, never renamed.
+Times are seconds from the start of the recording.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-
-class Word(BaseModel):
-    start: float
-    end: float
-    word: str
-    probability: float | None = None
-    speaker: str | None = None
-
+from core.results import Word
 
 class SpeechRegion(BaseModel):
     """A stretch of audio that voice activity detection judged to contain speech."""
@@ -57,84 +49,3 @@ class Diarization(BaseModel):
     # The vector space of `embeddings` ("campplus-192-v1", "ge2e-256-v1", "pyannote-…"):
     # voiceprints of different schemas are never compared.
     embedding_schema: str | None = None
-
-
-class Speaker(BaseModel):
-    id: str
-    name: str | None = None
-    # The tenant's person this speaker was recognised as (or enrolled to) by voice.
-    person_id: str | None = None
-
-
-class Segment(BaseModel):
-    """A transcript line: consecutive words of one speaker."""
-
-    start: float
-    end: float
-    speaker: str
-    text: str
-    words: list[Word] = Field(default_factory=list)
-
-
-class Topic(BaseModel):
-    start: float
-    end: float
-    title: str = ""
-    summary: str = ""
-
-
-class Evidence(BaseModel):
-    start: float
-    end: float
-
-
-class ActionItem(BaseModel):
-    owner: str
-    task: str
-    due: str | None = None
-    evidence: Evidence
-
-
-class MinutesTopic(BaseModel):
-    title: str
-    start: float
-    end: float
-    summary: str = ""
-
-
-class Minutes(BaseModel):
-    """The minutes schema of DESIGN.md; the LLM output is validated against its JSON schema."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    language: str
-    title: str = ""
-    summary: str = ""
-    topics: list[MinutesTopic] = Field(default_factory=list)
-    decisions: list[str] = Field(default_factory=list)
-    action_items: list[ActionItem] = Field(default_factory=list)
-
-    @classmethod
-    def empty(cls, language: str) -> Minutes:
-        return cls(language=language)
-
-
-class AudioInfo(BaseModel):
-    duration: float
-    language: str
-    language_probability: float | None = None
-    source: str | None = None
-
-
-class MeetingResult(BaseModel):
-    audio: AudioInfo
-    speakers: list[Speaker]
-    segments: list[Segment]
-    topics: list[Topic]
-    minutes: Minutes
-    timings: dict[str, float] = Field(default_factory=dict)
-    # Speaker label -> voice embedding, for the vector store only: biometric data, so no
-    # export prints it (`export.to_json` leaves it out).
-    voiceprints: dict[str, list[float]] = Field(default_factory=dict)
-    # The speaker embedder's vector space of `voiceprints` (Diarization.embedding_schema).
-    voiceprint_schema: str | None = None

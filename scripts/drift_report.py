@@ -28,14 +28,14 @@ LOCK = ROOT / "requirements" / "lock-cpu.txt"
 # Tests that need no model run and no long-lived server: minutes of work, not the full hour.
 FAST_TESTS = (
     "tests/scripts",
-    "tests/services/telemetry",
-    "tests/services/messaging",
+    "tests/core/telemetry",
+    "tests/core/messaging",
     "tests/services/api/test_meetings_api.py",
     "tests/services/api/test_events.py",
     "tests/services/api/test_webhooks.py",
     "tests/services/api/db",
     "tests/ml_controller/minutes",
-    "tests/ml_controller/export",
+    "tests/core/export",
     "tests/ml_controller/models/test_registry.py",
 )
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.M)

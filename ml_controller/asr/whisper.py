@@ -17,7 +17,8 @@ from faster_whisper.vad import VadOptions
 from ml_controller.audio.decode import DecodedAudio
 from ml_controller.models.registry import WHISPER_BASE, assemble
 from ml_controller.settings import MLSettings
-from ml_controller.types import AsrSegment, Transcription, Word
+from core.results import Word
+from ml_controller.types import AsrSegment, Transcription
 
 SUPPORTED_LANGUAGES: frozenset[str] = frozenset(_LANGUAGE_CODES)
 _PACKAGED = {"base": WHISPER_BASE}

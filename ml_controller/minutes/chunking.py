@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ml_controller.minutes.transcript import Line
-from ml_controller.types import Topic
+from core.results import Topic
 
 MAX_TOPICS_PER_CHUNK = 6
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ml_controller.types import AudioInfo, Segment, Speaker, Topic
+from core.results import AudioInfo, Segment, Speaker, Topic
 
 MAX_BYTES = 64 * 1024 * 1024
 _SECONDS_PER_WORD = 0.4  # about 150 words a minute

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ml_controller.minutes.chunking import Chunk
 from ml_controller.minutes.schema import DraftActionItem, MinutesDraft
 from ml_controller.minutes.transcript import Line, parse_stamp
-from ml_controller.types import ActionItem, Evidence, MinutesTopic, Topic
+from core.results import ActionItem, Evidence, MinutesTopic, Topic
 
 # Words that carry no date by themselves ("by next Friday" is grounded by "Friday").
 _DUE_FILLER = {

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ConfigDict
 
-from ml_controller.types import Minutes
+from core.results import Minutes
 
 MAX_DECISIONS = 10
 MAX_ACTION_ITEMS = 10

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ml_controller.types import Segment, Speaker
+from core.results import Segment, Speaker
 
 
 @dataclass(frozen=True)

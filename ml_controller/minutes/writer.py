@@ -46,7 +46,7 @@ from ml_controller.minutes.schema import (
 )
 from ml_controller.minutes.transcript import Line, display_names, stamps, to_lines
 from ml_controller.settings import MLSettings
-from ml_controller.types import Minutes, Segment, Speaker, Topic
+from core.results import Minutes, Segment, Speaker, Topic
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
-from ml_controller.types import Segment, Topic
+from core.results import Segment, Topic
 
 if TYPE_CHECKING:
     from ml_controller.settings import MLSettings

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ml_controller.types import MeetingResult, Minutes, Segment, Speaker
+from core.results import MeetingResult, Minutes, Segment, Speaker
 from ml_controller.vectors.models import ChunkKind
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 from ml_controller.vectors.backend import Backend, Cond, StoredPoint, Where, eq
 from ml_controller.vectors.chunks import DEFAULT_CHUNKS, ChunkParams, meeting_chunks
 from ml_controller.vectors.models import IndexStats, SearchHit, SearchQuery

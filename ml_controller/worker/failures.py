@@ -17,7 +17,7 @@ from ml_controller.audio.decode import AudioInputError
 from ml_controller.llm.base import LLMError
 from ml_controller.worker.download import BadDownloadError, TransientDownloadError
 from ml_controller.worker.vectors import VectorStepError
-from services.contracts import FailureKind
+from core.contracts import FailureKind
 
 _TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EAGAIN, errno.ENOMEM, errno.EMFILE}
 

@@ -24,7 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from services.messaging import metrics as messaging_metrics
+from core.messaging import metrics as messaging_metrics
 
 log = logging.getLogger(__name__)
 

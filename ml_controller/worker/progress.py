@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ml_controller.worker import failpoints
-from services.contracts import JobProgress, ProcessMeetingJob
-from services.messaging.base import BrokerUnavailableError
+from core.contracts import JobProgress, ProcessMeetingJob
+from core.messaging.base import BrokerUnavailableError
 
 log = logging.getLogger(__name__)
 

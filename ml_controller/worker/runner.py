@@ -28,7 +28,7 @@ import sentry_sdk
 
 from ml_controller.diarization.base import SpeakerHints
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 from ml_controller.worker import failpoints
 from ml_controller.worker.download import JobOverError, download
 from ml_controller.worker.failures import classify, store_unreachable
@@ -37,7 +37,7 @@ from ml_controller.worker.ledger import JobLedger
 from ml_controller.worker.progress import BrokerProgress
 from ml_controller.worker.settings import WorkerSettings
 from ml_controller.worker.vectors import MeetingVectors, VectorStepError
-from services.contracts import (
+from core.contracts import (
     SEARCH_RPC_QUEUE,
     FailureKind,
     JobCompleted,
@@ -46,9 +46,9 @@ from services.contracts import (
     VectorCommand,
     parse_event,
 )
-from services.messaging.base import Broker, DependencyUnavailableError, RetryableJobError
-from services.telemetry.logging import log_context
-from services.telemetry.sentry import job_scope
+from core.messaging.base import Broker, DependencyUnavailableError, RetryableJobError
+from core.telemetry.logging import log_context
+from core.telemetry.sentry import job_scope
 
 if TYPE_CHECKING:
     from ml_controller.vectors import VectorSettings

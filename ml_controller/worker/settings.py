@@ -51,7 +51,7 @@ class WorkerSettings(BaseSettings):
     sentry_environment: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
 
-    # Observability (services/telemetry): Sentry's release (default: minuta@<installed version>).
+    # Observability (core/telemetry): Sentry's release (default: minuta@<installed version>).
     sentry_release: str | None = None
 
     @field_validator("worker_failpoint")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml_controller.speakers.naming import NamingParams, name_speakers, naming_for
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 from ml_controller.vectors import SearchQuery, VectorStore
-from services.contracts import (
+from core.contracts import (
     DeleteMeetingVectors,
     DeletePerson,
     EnrollSpeaker,

@@ -59,8 +59,8 @@ from services.meeting_controller.backends.base import ComputeBackend
 from services.meeting_controller.backends.factory import build_backend
 from services.meeting_controller.controller import MeetingController
 from services.meeting_controller.settings import ControllerSettings
-from services.messaging.base import Broker, BrokerUnavailableError
-from services.telemetry.sentry import init_sentry
+from core.messaging.base import Broker, BrokerUnavailableError
+from core.telemetry.sentry import init_sentry
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ API_VERSION = "1.0.0"
 
 
 def _default_broker(settings: ApiSettings) -> Broker:
-    from services.messaging.factory import make_broker
-    from services.messaging.settings import BrokerSettings
+    from core.messaging.factory import make_broker
+    from core.messaging.settings import BrokerSettings
 
     return make_broker(BrokerSettings(broker_url=settings.broker_url))
 

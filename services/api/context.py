@@ -14,7 +14,7 @@ from services.api.settings import ApiSettings
 from services.api.storage.base import Storage
 from services.api.webhooks import WebhookDispatcher
 from services.egress import EgressPolicy
-from services.messaging.base import Broker
+from core.messaging.base import Broker
 
 
 @dataclass

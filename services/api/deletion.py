@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.db.models import AppliedEvent, Meeting
 from services.api.outbox import add_vector_command
 from services.api.storage.base import Storage
-from services.contracts import DeleteMeetingVectors
+from core.contracts import DeleteMeetingVectors
 
 
 async def delete_recording(storage: Storage, meeting: Meeting, when: datetime) -> None:

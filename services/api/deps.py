@@ -16,7 +16,7 @@ from services.api.meetings import get_meeting
 from services.api.quotas import StreamSlot
 from services.api.storage.base import Storage
 from services.api.tenants import authenticate
-from services.messaging.base import Broker
+from core.messaging.base import Broker
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer mk_…`")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key: `mk_…`")

@@ -23,8 +23,8 @@ from services.api.metrics import record_job_failure
 from services.api.outbox import add_vector_command
 from services.api.persons import known_persons
 from services.api.schemas import WebhookEvent
-from services.contracts import DeleteMeetingVectors, JobCompleted, JobFailed, JobProgress
-from services.telemetry.logging import log_context
+from core.contracts import DeleteMeetingVectors, JobCompleted, JobFailed, JobProgress
+from core.telemetry.logging import log_context
 
 log = logging.getLogger(__name__)
 

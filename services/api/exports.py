@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from docx import Document
 
-from ml_controller.export import render
-from ml_controller.export.subtitles import speaker_names
-from ml_controller.export.timefmt import clock
-from ml_controller.types import MeetingResult
+from core.export import render
+from core.export.subtitles import speaker_names
+from core.export.timefmt import clock
+from core.results import MeetingResult
 from services.api.schemas import ExportFormat
 
 _MEDIA_TYPES = {

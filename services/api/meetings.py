@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 from services.api.db.models import Meeting, MeetingStatus
 from services.api.persons import SpeakerIdentity, speaker_identities
 from services.api.schemas import (

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.db.models import Meeting, MeetingStatus
-from services.contracts import FailureKind
-from services.messaging import metrics as messaging_metrics
-from services.messaging.base import QUEUE_DEPTH_LABELS, Broker
+from core.contracts import FailureKind
+from core.messaging import metrics as messaging_metrics
+from core.messaging.base import QUEUE_DEPTH_LABELS, Broker
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from services.messaging.base import DependencyUnavailableError
+from core.messaging.base import DependencyUnavailableError
 
 T = TypeVar("T")
 

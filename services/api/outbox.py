@@ -24,13 +24,13 @@ from services.api.db.models import Meeting, OutboxJob, OutboxVectorCommand, utcn
 from services.api.job_links import JobLinks
 from services.api.settings import ApiSettings
 from services.api.storage.base import Storage
-from services.contracts import (
+from core.contracts import (
     VECTOR_COMMAND_ADAPTER,
     ProcessMeetingJob,
     SpeakerHintsMsg,
     VectorCommand,
 )
-from services.messaging.base import Broker, BrokerUnavailableError
+from core.messaging.base import Broker, BrokerUnavailableError
 
 log = logging.getLogger(__name__)
 

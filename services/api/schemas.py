@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from ml_controller.types import MeetingResult, Minutes
+from core.results import MeetingResult, Minutes
 from services.api.db.models import MeetingStatus, RetentionScope
 from services.bots.contracts import ParticipantTimeline
 

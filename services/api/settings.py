@@ -115,7 +115,7 @@ class ApiSettings(BaseSettings):
     trusted_proxies: str = ""
     cors_origins: str = ""
 
-    # Observability (services/telemetry): Sentry's environment ("production", "staging") and
+    # Observability (core/telemetry): Sentry's environment ("production", "staging") and
     # release (default: minuta@<installed version>).
     sentry_environment: str | None = None
     sentry_release: str | None = None

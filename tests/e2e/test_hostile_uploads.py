@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.e2e.conftest import Deployment
-from tests.e2e.processes import transcript
+from testkit.processes import transcript
 from tests.ml_controller.audio import hostile_files as hf
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.processes import Stack, serving, transcript
+from testkit.processes import Stack, serving, transcript
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 from ml_controller.vectors.settings import VectorSettings
 from ml_controller.vectors.store import VectorStore
 from tests.e2e.conftest import Deployment
-from tests.e2e.processes import ApiProcess
+from testkit.processes import ApiProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ import pytest
 
 from ml_controller.progress import STAGES
 from tests.e2e.conftest import Deployment
-from tests.e2e.processes import (
+from testkit.processes import (
     Client,
     ServeProcess,
     Stack,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.e2e.processes import (
+from testkit.processes import (
     AUDIO,
     BROKER_SETTINGS,
     RABBIT_URL,
@@ -37,9 +37,9 @@ from tests.e2e.processes import (
 )
 from tests.faults import verdicts
 from tests.faults.tcp_proxy import TcpProxy
-from tests.services.messaging.harness import require_rabbitmq, unique_prefix
-from tests.services.postgres_db import create_scratch_database, drop_scratch_database
-from tests.services.s3_server import S3Server, seaweedfs_s3
+from testkit.rabbitmq import require_rabbitmq, unique_prefix
+from testkit.postgres import create_scratch_database, drop_scratch_database
+from testkit.s3_server import S3Server, seaweedfs_s3
 
 __all__ = ["seaweedfs_s3"]  # a session fixture, re-exported for pytest
 

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.processes import AUDIO, rabbitmq_stopped, reached_transcription
+from testkit.processes import AUDIO, rabbitmq_stopped, reached_transcription
 from tests.faults.conftest import SHORT, FaultDeployment, FaultReport
 
 LONGER = AUDIO / "asr_en" / "fleurs-en-004.ogg"

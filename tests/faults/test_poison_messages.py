@@ -15,10 +15,10 @@ import uuid
 
 import httpx
 
-from services.messaging.amqp import AmqpBroker
-from services.messaging.delivery import REASON_HEADER, DeadLetter
-from services.messaging.settings import BrokerSettings
-from tests.e2e.processes import run_async
+from core.messaging.amqp import AmqpBroker
+from core.messaging.delivery import REASON_HEADER, DeadLetter
+from core.messaging.settings import BrokerSettings
+from testkit.processes import run_async
 from tests.faults.conftest import FAULT_SETTINGS, SHORT, FaultDeployment, FaultReport
 
 POISON = {

@@ -25,7 +25,7 @@ from qdrant_client import QdrantClient
 
 from ml_controller.vectors.client_backend import ClientBackend
 from ml_controller.vectors.store import VectorStore
-from tests.e2e.processes import WorkerProcess, transcript
+from testkit.processes import WorkerProcess, transcript
 from tests.faults.conftest import FAULT_SETTINGS, SHORT, FaultDeployment, FaultReport
 from tests.services.qdrant_mock_server import MockQdrant, mock_qdrant_server
 

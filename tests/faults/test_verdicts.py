@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.api.db.models import AppliedEvent, Meeting
-from tests.e2e.processes import Stack
+from testkit.processes import Stack
 from tests.faults.verdicts import jobs_done_twice, jobs_lost
 from tests.services.api.conftest import make_settings, open_stack
 from tests.services.api.helpers import completed, write_noise_wav

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.e2e.processes import Stack
+from testkit.processes import Stack
 
 
 def jobs_lost(reader: Stack, meeting_ids: list[str]) -> int:

@@ -17,9 +17,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ml_controller.worker.health import HealthServer, WorkerMetrics, new_health_state
-from services.messaging.base import QUEUE_DEPTH_LABELS
-from services.messaging.memory import MemoryBroker
-from services.messaging.settings import BrokerSettings
+from core.messaging.base import QUEUE_DEPTH_LABELS
+from core.messaging.memory import MemoryBroker
+from core.messaging.settings import BrokerSettings
 from tests.services.api.conftest import make_settings, open_stack
 
 REPO = Path(__file__).resolve().parents[2]

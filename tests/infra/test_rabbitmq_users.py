@@ -3,7 +3,7 @@ the workers each get their own user, set up as the compose entrypoint does (perm
 definitions, passwords from standard input); the real brokers run a job with them, and neither
 user reaches another vhost or the management UI.
 
-Both sides declare the whole topology (services/messaging/topology.py), and RabbitMQ wants read
+Both sides declare the whole topology (core/messaging/topology.py), and RabbitMQ wants read
 permission on a queue to declare it with a dead-letter exchange, so read cannot be split between
 the two users; each user is limited to Minuta's own names in its own vhost."""
 
@@ -21,11 +21,11 @@ import aio_pika
 import pytest
 from aiormq.exceptions import AMQPError
 
-from services.contracts import JobProgress, ProcessMeetingJob
-from services.messaging.amqp import AmqpBroker
-from services.messaging.base import JobEvent
-from services.messaging.settings import BrokerSettings
-from tests.services.messaging.harness import make_job
+from core.contracts import JobProgress, ProcessMeetingJob
+from core.messaging.amqp import AmqpBroker
+from core.messaging.base import JobEvent
+from core.messaging.settings import BrokerSettings
+from testkit.rabbitmq import make_job
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "infra" / "rabbitmq" / "definitions.json"
 USERS = ("minuta-api", "minuta-worker")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ml_controller.diarization.base import SpeakerHints
-from ml_controller.export import render
+from core.export import render
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 
 
 @pytest.fixture(scope="module")

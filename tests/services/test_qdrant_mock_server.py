@@ -22,14 +22,14 @@ import tests.ml_controller.vectors.test_store as store_checks
 import tests.ml_controller.vectors.test_voiceprints as voiceprint_checks
 from ml_controller.settings import MLSettings
 from ml_controller.text_embedding import TextEmbedder
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 from ml_controller.vectors.models import SearchQuery
 from ml_controller.vectors.schema import CHUNK_INDEXES, SCHEMA_VERSION, VOICE_INDEXES, read_version
 from ml_controller.vectors.settings import VectorSettings
 from ml_controller.vectors.store import VectorStore
 from ml_controller.worker.failures import classify
 from ml_controller.worker.vectors import MeetingVectors, VectorStepError
-from services.contracts import FailureKind, ProcessMeetingJob
+from core.contracts import FailureKind, ProcessMeetingJob
 from tests.ml_controller.vectors.conftest import meeting_result, qmsum_meeting
 from tests.services.qdrant_mock_server import MockQdrant, mock_qdrant_server
 

@@ -17,7 +17,8 @@ from ml_controller.asr.whisper import WhisperTranscriber
 from ml_controller.audio.decode import decode_audio
 from ml_controller.audio.vad import detect_speech, plan_blocks, vad_options
 from ml_controller.settings import MLSettings
-from ml_controller.types import AsrSegment, Word
+from core.results import Word
+from ml_controller.types import AsrSegment
 
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4", ".mkv"}

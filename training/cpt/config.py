@@ -11,26 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SourceFormat = Literal["text", "jsonl", "qmsum", "transcript"]
+from training.datasets.documents import TextSource
 
-
-class TextSource(BaseModel):
-    """Documents from a file or a folder of files.
-
-    `text`: a whole file is one document; `jsonl`: one document per line, from `text_field`;
-    `qmsum`: one document per QMSum meeting (`Speaker: utterance` lines, {tags} removed);
-    `transcript`: a `*.ref.txt` style file (`[start-end] (id) Speaker [ru]: words`) as one
-    document of `Speaker: words` lines.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path
-    format: SourceFormat = "text"
-    # Which files of a folder to read.
-    glob: str = "*"
-    text_field: str = "text"
-    max_documents: int | None = Field(default=None, ge=1)
 
 
 class SpikeGuardConfig(BaseModel):

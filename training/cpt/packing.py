@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.cpt.data import TokenStream
+from training.datasets.documents import TokenStream
 from training.errors import TrainingError
 
 

@@ -9,7 +9,7 @@ import torch
 
 from training.base_models import load_causal_lm
 from training.cpt.config import CPTConfig
-from training.cpt.data import (
+from training.datasets.documents import (
     DocumentEncoder,
     read_documents,
     split_held_out,

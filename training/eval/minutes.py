@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ml_controller.minutes.ask import check
 from ml_controller.minutes.schema import TASK_FIELDS, DraftSpec, MinutesDraft, draft_schema
 from training.report import StageReport, now
-from training.sft.examples import TASK, ChatExample, load_examples, round_robin
+from training.datasets.chat import TASK, ChatExample, load_examples, round_robin
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -157,7 +157,7 @@ def select_eval_examples(
     tokenizer: PreTrainedTokenizerBase, data_dir: Path, settings: MinutesEvalSettings
 ) -> list[ChatExample]:
     """Up to `settings.examples` val examples that fit `max_tokens`, one meeting at a time."""
-    from training.sft.tokenization import tokenize_examples
+    from training.datasets.chat_tokens import tokenize_examples
 
     examples = load_examples(data_dir / settings.eval_file, min_words=settings.min_words)
     fitting, _ = tokenize_examples(tokenizer, examples, settings.max_tokens)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.sft.config import TrainSettings
-from training.sft.tokenization import TokenizedExample, collate
+from training.datasets.chat_tokens import TokenizedExample, collate
 
 if TYPE_CHECKING:
     from transformers import TrainingArguments

@@ -218,7 +218,7 @@ class OutboxJob(Base):
 
 
 class OutboxVectorCommand(Base):
-    """A vector command to publish (services.contracts.VectorCommand JSON), written in the
+    """A vector command to publish (core.contracts.VectorCommand JSON), written in the
     transaction of the change it follows; sent_at is set after the broker's confirm."""
 
     __tablename__ = "outbox_vectors"

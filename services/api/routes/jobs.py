@@ -15,7 +15,7 @@ from services.api.db.models import Meeting, MeetingStatus
 from services.api.deps import ContextDep, SessionDep
 from services.api.job_links import JOB_AUDIO_ROUTE
 from services.api.schemas import ErrorOut
-from services.telemetry.logging import log_context
+from core.telemetry.logging import log_context
 
 router = APIRouter(tags=["internal"])
 

@@ -57,8 +57,8 @@ from services.api.upload import (
     peek,
     too_large,
 )
-from services.contracts import EnrollSpeaker
-from services.telemetry.logging import log_context
+from core.contracts import EnrollSpeaker
+from core.telemetry.logging import log_context
 
 log = logging.getLogger(__name__)
 

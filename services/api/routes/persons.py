@@ -19,7 +19,7 @@ from services.api.persons import (
     rename_person,
 )
 from services.api.schemas import ErrorOut, PersonMerge, PersonOut, PersonPage, PersonRename
-from services.contracts import DeletePerson, MergePersons
+from core.contracts import DeletePerson, MergePersons
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 

@@ -19,14 +19,14 @@ from services.api.db.models import Meeting
 from services.api.deps import ContextDep, SessionDep, TenantDep
 from services.api.persons import persons_named, speaker_identities
 from services.api.schemas import ErrorOut, SearchHitOut, SearchOut
-from services.contracts import (
+from core.contracts import (
     SEARCH_RPC_QUEUE,
     SearchReply,
     SearchRequest,
     UnknownContractError,
     parse_search_reply,
 )
-from services.messaging.base import BrokerUnavailableError, RpcError, RpcRemoteError
+from core.messaging.base import BrokerUnavailableError, RpcError, RpcRemoteError
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ def _decode(path: Path, max_hours: float | None) -> dict[str, Any]:
 
 
 def _process(path: Path, options: list[str]) -> dict[str, Any]:
-    from ml_controller.cli import main
+    from entrypoints.cli import main
 
     sys.argv = ["minuta", "process", str(path), *options]
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.processes import free_port
+from testkit.processes import free_port
 
 __all__ = ["free_port", "llama_server"]
 

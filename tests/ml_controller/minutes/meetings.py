@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml_controller.types import Segment, Speaker, Topic
+from core.results import Segment, Speaker, Topic
 
 _QMSUM_MARKUP = re.compile(r"\{[a-z]+\}")
 # QMSum has no times: give each utterance a length from its words, as a speaker would need.

@@ -30,7 +30,7 @@ from ml_controller.minutes.schema import (
     summary_schema,
 )
 from ml_controller.minutes.transcript import Line, parse_stamp, stamp, stamps, to_lines
-from ml_controller.types import Minutes, MinutesTopic, Segment, Speaker, Topic
+from core.results import Minutes, MinutesTopic, Segment, Speaker, Topic
 from tests.ml_controller.llm.engines import shared_llama_engine
 from tests.ml_controller.minutes.meetings import qmsum, synthetic
 

@@ -21,7 +21,7 @@ from ml_controller.topics.segmenter import (
     topic_params,
     truncate_title,
 )
-from ml_controller.types import Segment, Topic
+from core.results import Segment, Topic
 
 
 class KeywordEmbedder:

@@ -10,7 +10,7 @@ import pytest
 
 from ml_controller.settings import MLSettings
 from ml_controller.text_embedding import TextEmbedder
-from ml_controller.types import AudioInfo, MeetingResult, Minutes, Segment, Speaker
+from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker
 from ml_controller.vectors.settings import VectorSettings
 from ml_controller.vectors.store import VectorStore
 

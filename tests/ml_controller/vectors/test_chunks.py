@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml_controller.types import ActionItem, Evidence, Minutes, MinutesTopic, Segment, Speaker
+from core.results import ActionItem, Evidence, Minutes, MinutesTopic, Segment, Speaker
 from ml_controller.vectors.chunks import (
     ChunkParams,
     meeting_chunks,

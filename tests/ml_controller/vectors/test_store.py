@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_controller.types import Minutes, Segment
+from core.results import Minutes, Segment
 from ml_controller.vectors.chunks import ChunkParams
 from ml_controller.vectors.models import SearchQuery
 from ml_controller.vectors.store import VectorStore

@@ -25,16 +25,16 @@ import pytest
 from ml_controller.diarization.campplus import SCHEMA
 from ml_controller.pipeline import MeetingPipeline
 from ml_controller.settings import MLSettings
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 from ml_controller.vectors import VectorSettings, VectorStore
 from ml_controller.worker.runner import Worker
 from ml_controller.worker.settings import WorkerSettings
 from ml_controller.worker.vectors import MeetingVectors
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.tenants import create_tenant
-from services.contracts import ProcessMeetingJob
-from services.messaging.memory import MemoryBroker, MemoryHub
-from services.messaging.settings import BrokerSettings
+from core.contracts import ProcessMeetingJob
+from core.messaging.memory import MemoryBroker, MemoryHub
+from core.messaging.settings import BrokerSettings
 from tests.services.api.conftest import make_settings
 from tests.services.api.test_end_to_end import _free_port, serve
 

@@ -20,7 +20,7 @@ from ml_controller.audio.decode import AudioInputError
 from ml_controller.llm.base import LLMError
 from ml_controller.pipeline import ProcessOptions
 from ml_controller.progress import ProgressSink
-from ml_controller.types import AudioInfo, MeetingResult, Minutes, Segment, Speaker
+from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker
 from ml_controller.worker.download import (
     BadDownloadError,
     TransientDownloadError,
@@ -30,7 +30,7 @@ from ml_controller.worker.failures import classify
 from ml_controller.worker.health import HealthServer, WorkerMetrics, new_health_state
 from ml_controller.worker.runner import Worker
 from ml_controller.worker.settings import WorkerSettings
-from services.contracts import (
+from core.contracts import (
     FailureKind,
     JobCompleted,
     JobFailed,
@@ -38,8 +38,8 @@ from services.contracts import (
     ProcessMeetingJob,
     SpeakerHintsMsg,
 )
-from services.messaging.memory import MemoryBroker
-from services.messaging.settings import BrokerSettings
+from core.messaging.memory import MemoryBroker
+from core.messaging.settings import BrokerSettings
 from tests.ml_controller.worker.fileserver import FileServer, file_server
 
 Event = JobProgress | JobCompleted | JobFailed

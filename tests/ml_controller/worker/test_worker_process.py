@@ -24,12 +24,12 @@ from typing import Any
 import aio_pika
 import pytest
 
-from services.contracts import FailureKind, JobCompleted, JobFailed, JobProgress, ProcessMeetingJob
-from services.messaging.amqp import AmqpBroker
-from services.messaging.settings import BrokerSettings
+from core.contracts import FailureKind, JobCompleted, JobFailed, JobProgress, ProcessMeetingJob
+from core.messaging.amqp import AmqpBroker
+from core.messaging.settings import BrokerSettings
 from tests.conftest import REPO
 from tests.ml_controller.worker.fileserver import FileServer, file_server
-from tests.services.messaging.harness import (
+from testkit.rabbitmq import (
     RABBIT_URL,
     delete_rabbit_topology,
     rabbit_settings,
@@ -72,7 +72,7 @@ class WorkerProcess:
         }
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ml_controller.worker"],
+            [sys.executable, "-m", "entrypoints.worker"],
             cwd=REPO,
             env=environment,
             stdout=self._log,

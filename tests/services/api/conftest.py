@@ -27,8 +27,8 @@ from services.api.tenants import create_tenant
 from tests.egress_fakes import LOOPBACK_CIDRS, fake_policy, loopback_only_client
 from tests.services.api.fakes import RecordingBrokerFake
 from tests.services.api.helpers import settings_from
-from tests.services.postgres_db import postgres_url
-from tests.services.s3_server import S3Server, seaweedfs_s3
+from testkit.postgres import postgres_url
+from testkit.s3_server import S3Server, seaweedfs_s3
 
 __all__ = ["postgres_url", "seaweedfs_s3"]  # fixtures, re-exported for pytest
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contracts import (
+from core.contracts import (
     JobCompleted,
     JobFailed,
     JobProgress,
     ProcessMeetingJob,
     VectorCommand,
 )
-from services.messaging.base import (
+from core.messaging.base import (
     BrokerUnavailableError,
     EventHandler,
     JobHandler,

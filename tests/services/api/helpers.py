@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from services.api.db.models import Meeting, OutboxJob
 from services.api.settings import ApiSettings
-from services.contracts import JobCompleted, JobProgress
+from core.contracts import JobCompleted, JobProgress
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -20,11 +20,11 @@ import uvicorn
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
-from services.contracts import JobCompleted, JobProgress, ProcessMeetingJob
-from services.messaging.base import Broker
+from core.contracts import JobCompleted, JobProgress, ProcessMeetingJob
+from core.messaging.base import Broker
 from tests.services.api.conftest import make_settings
 from tests.services.api.helpers import sample_result
-from tests.services.messaging.harness import Harness
+from testkit.rabbitmq import Harness
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.api.db.models import AppliedEvent, Meeting
-from services.contracts import FailureKind, JobFailed
+from core.contracts import FailureKind, JobFailed
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed, progress, sample_result
 

@@ -15,14 +15,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.db.models import Meeting
-from services.contracts import FailureKind, JobFailed
-from services.messaging.amqp import AmqpBroker
-from services.messaging.settings import BrokerSettings
-from tests.e2e.processes import free_port
+from core.contracts import FailureKind, JobFailed
+from core.messaging.amqp import AmqpBroker
+from core.messaging.settings import BrokerSettings
+from testkit.processes import free_port
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.helpers import completed, progress
 from tests.services.api.test_webhooks import Receiver, receiver
-from tests.services.messaging.harness import (
+from testkit.rabbitmq import (
     delete_rabbit_topology,
     rabbit_settings,
     require_rabbitmq,

@@ -47,7 +47,7 @@ from services.api.app import create_app
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.events import EventApplier
 from services.api.tenants import create_tenant
-from tests.e2e.processes import in_thread
+from testkit.processes import in_thread
 from tests.egress_fakes import fake_policy, loopback_only_client
 from tests.services.api.conftest import BACKENDS, SHARED_AUDIO, make_settings
 from tests.services.api.fakes import RecordingBrokerFake

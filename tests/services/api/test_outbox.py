@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from services.api.db.models import OutboxJob, utcnow
 from services.api.outbox import OutboxRelay
-from services.contracts import ProcessMeetingJob
+from core.contracts import ProcessMeetingJob
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.fakes import RecordingBrokerFake
 
@@ -174,8 +174,8 @@ async def test_deleting_a_queued_meeting_drops_its_pending_job(
 async def test_real_amqp_broker_unreachable_keeps_the_job(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, audio_dir: Path
 ) -> None:
-    from services.messaging.amqp import AmqpBroker
-    from services.messaging.settings import BrokerSettings
+    from core.messaging.amqp import AmqpBroker
+    from core.messaging.settings import BrokerSettings
 
     settings = make_settings(backend, request, tmp_path)
     nowhere = AmqpBroker(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from services.api.db.models import Meeting, OutboxVectorCommand
-from services.contracts import DeleteMeetingVectors, DeletePerson, EnrollSpeaker, MergePersons
+from core.contracts import DeleteMeetingVectors, DeletePerson, EnrollSpeaker, MergePersons
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed, sample_result
 

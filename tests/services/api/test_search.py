@@ -21,16 +21,16 @@ import numpy as np
 import pytest
 
 from ml_controller.text_embedding import TextEmbedder
-from ml_controller.types import MeetingResult
+from core.results import MeetingResult
 from ml_controller.vectors import VectorSettings, VectorStore
 from ml_controller.worker.runner import Worker
 from ml_controller.worker.settings import WorkerSettings
 from ml_controller.worker.vectors import MeetingVectors
 from services.api.db.models import Meeting
-from services.contracts import SEARCH_RPC_QUEUE, ProcessMeetingJob
+from core.contracts import SEARCH_RPC_QUEUE, ProcessMeetingJob
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.helpers import completed, sample_result
-from tests.services.messaging.harness import Harness
+from testkit.rabbitmq import Harness
 
 pytestmark = pytest.mark.anyio
 

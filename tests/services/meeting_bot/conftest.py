@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services.meeting_bot.janus_server import JanusServer, JanusUnavailable, start_janus
-from tests.services.meeting_bot.meeting_server import MeetingServer
+from testkit.meeting.janus_server import JanusServer, JanusUnavailable, start_janus
+from testkit.meeting.meeting_server import MeetingServer
 
 _rooms = itertools.count(4100)
 

@@ -22,10 +22,10 @@ import numpy as np
 from ml_controller.metrics import word_error_rate
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 from services.bots.contracts import ParticipantTimeline
-from tests.services.meeting_bot.conversation import ASR_EN, TURNS, build_conversation
-from tests.services.meeting_bot.harness import start_bot
-from tests.services.meeting_bot.meeting_server import MeetingServer
-from tests.services.meeting_bot.participants import participants
+from testkit.meeting.conversation import ASR_EN, TURNS, build_conversation
+from testkit.meeting.bot import start_bot
+from testkit.meeting.meeting_server import MeetingServer
+from testkit.meeting.participants import participants
 
 MAX_WER_GAP = 0.05
 RATE = 16000

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.e2e.processes import free_port
-from tests.services.meeting_bot.harness import start_bot
-from tests.services.meeting_bot.meeting_server import MeetingServer
-from tests.services.meeting_bot.participants import participants
+from testkit.processes import free_port
+from testkit.meeting.bot import start_bot
+from testkit.meeting.meeting_server import MeetingServer
+from testkit.meeting.participants import participants
 
 BOT = "Minuta notetaker"
 

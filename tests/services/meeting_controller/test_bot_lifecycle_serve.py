@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.processes import AUDIO, Client, ServeProcess, Stack, serving
+from testkit.processes import AUDIO, Client, ServeProcess, Stack, serving
 
 FAKE_BOT = Path(__file__).resolve().parent / "fake_bot.py"
 

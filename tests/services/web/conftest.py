@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
-from tests.e2e.processes import AUDIO, Client, ServeProcess, Stack, create_tenant, serving
+from testkit.processes import AUDIO, Client, ServeProcess, Stack, create_tenant, serving
 
 CHROMIUM = os.environ.get("MINUTA_CHROMIUM", "/usr/bin/chromium")
 MAX_UPLOAD_BYTES = 1_000_000

@@ -20,8 +20,8 @@ from tests.services.api.conftest import (  # fixtures, imported for pytest
     s3_bucket,
     stack,
 )
-from tests.services.postgres_db import postgres_url
-from tests.services.s3_server import seaweedfs_s3
+from testkit.postgres import postgres_url
+from testkit.s3_server import seaweedfs_s3
 
 __all__ = [
     "anyio_backend",

@@ -16,7 +16,7 @@ import pytest
 from docx import Document
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.e2e.processes import AUDIO
+from testkit.processes import AUDIO
 from tests.services.web.conftest import Served, new_context, sign_in
 from tests.services.web.helpers import completed_meeting, meeting_titled, poll
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.training.cpt.tiny_model import build_tiny_lm
-from training.cpt.config import TextSource
-from training.cpt.data import read_documents
+from training.datasets.documents import TextSource
+from training.datasets.documents import read_documents
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from training.cpt.config import TextSource
-from training.cpt.data import (
+from training.datasets.documents import TextSource
+from training.datasets.documents import (
     DataError,
     Document,
     DocumentEncoder,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.cpt.data import TokenStream
+from training.datasets.documents import TokenStream
 from training.cpt.packing import PackingError, document_positions, pack
 
 EOS = 1

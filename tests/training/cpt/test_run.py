@@ -10,8 +10,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from training.cpt.config import CPTConfig, SpikeGuardConfig, TextSource
-from training.cpt.data import read_documents
+from training.cpt.config import CPTConfig, SpikeGuardConfig
+from training.datasets.documents import TextSource
+from training.datasets.documents import read_documents
 from training.cpt.loop import LoopHooks
 from training.cpt.run import run_cpt
 from training.cpt.spike_guard import SpikeEvent

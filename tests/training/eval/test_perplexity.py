@@ -10,8 +10,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.training.cpt.tiny_model import build_tiny_lm
-from training.cpt.config import TextSource
-from training.cpt.data import DocumentEncoder
+from training.datasets.documents import TextSource
+from training.datasets.documents import DocumentEncoder
 from training.eval.perplexity import (
     PerplexityEvalConfig,
     _windows,

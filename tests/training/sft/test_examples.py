@@ -10,7 +10,7 @@ import pytest
 from ml_controller.minutes.prompts import minutes_messages
 from ml_controller.minutes.schema import TASK_FIELDS
 from training.eval.minutes import schema_valid
-from training.sft.examples import (
+from training.datasets.chat import (
     ChatExample,
     load_examples,
     round_robin,

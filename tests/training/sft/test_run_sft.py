@@ -15,7 +15,7 @@ from training.config_io import load_config
 from training.eval.minutes import MinutesEvalConfig
 from training.report import StageReport, read_report
 from training.sft.config import SFTConfig
-from training.sft.examples import load_examples
+from training.datasets.chat import load_examples
 from training.sft.run import run_sft
 
 from .tiny import build_tiny_qwen

@@ -9,8 +9,8 @@ import pytest
 
 from ml_controller.llm.transformers_engine import render_prompt
 from training.base_models import packaged_checkpoint
-from training.sft.examples import ChatExample, load_examples
-from training.sft.tokenization import IGNORE_INDEX, collate, tokenize_example, tokenize_examples
+from training.datasets.chat import ChatExample, load_examples
+from training.datasets.chat_tokens import IGNORE_INDEX, collate, tokenize_example, tokenize_examples
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, inspect
 from services.api.db.engine import create_engine
 from services.api.db.migrate import upgrade_database, upgrade_database_async
 from services.api.db.models import Base
-from tests.services.postgres_db import create_scratch_database, drop_scratch_database
+from testkit.postgres import create_scratch_database, drop_scratch_database
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from services.api.storage.base import StorageError
 from services.api.storage.s3 import S3Storage
 from tests.services.api.helpers import settings_from
-from tests.services.s3_server import S3Server
+from testkit.s3_server import S3Server
 
 pytestmark = pytest.mark.anyio
 

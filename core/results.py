@@ -1,0 +1,97 @@
+"""The meeting result: what `minuta process --format json` writes and the API serves.
+
+Times are seconds from the start of the recording. Other parts rely on these models (API
+results, search, web UI, exports), so fields are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+class Word(BaseModel):
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+    speaker: str | None = None
+
+
+class Speaker(BaseModel):
+    id: str
+    name: str | None = None
+    # The tenant's person this speaker was recognised as (or enrolled to) by voice.
+    person_id: str | None = None
+
+
+class Segment(BaseModel):
+    """A transcript line: consecutive words of one speaker."""
+
+    start: float
+    end: float
+    speaker: str
+    text: str
+    words: list[Word] = Field(default_factory=list)
+
+
+class Topic(BaseModel):
+    start: float
+    end: float
+    title: str = ""
+    summary: str = ""
+
+
+class Evidence(BaseModel):
+    start: float
+    end: float
+
+
+class ActionItem(BaseModel):
+    owner: str
+    task: str
+    due: str | None = None
+    evidence: Evidence
+
+
+class MinutesTopic(BaseModel):
+    title: str
+    start: float
+    end: float
+    summary: str = ""
+
+
+class Minutes(BaseModel):
+    """The minutes schema of DESIGN.md; the LLM output is validated against its JSON schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str
+    title: str = ""
+    summary: str = ""
+    topics: list[MinutesTopic] = Field(default_factory=list)
+    decisions: list[str] = Field(default_factory=list)
+    action_items: list[ActionItem] = Field(default_factory=list)
+
+    @classmethod
+    def empty(cls, language: str) -> Minutes:
+        return cls(language=language)
+
+
+class AudioInfo(BaseModel):
+    duration: float
+    language: str
+    language_probability: float | None = None
+    source: str | None = None
+
+
+class MeetingResult(BaseModel):
+    audio: AudioInfo
+    speakers: list[Speaker]
+    segments: list[Segment]
+    topics: list[Topic]
+    minutes: Minutes
+    timings: dict[str, float] = Field(default_factory=dict)
+    # Speaker label -> voice embedding, for the vector store only: biometric data, so no
+    # export prints it (`export.to_json` leaves it out).
+    voiceprints: dict[str, list[float]] = Field(default_factory=dict)
+    # The speaker embedder's vector space of `voiceprints` (Diarization.embedding_schema).
+    voiceprint_schema: str | None = None

@@ -1,4 +1,0 @@
-"""Broker plumbing both sides use: topology, confirmed publishing, consuming, RPC.
-
-It defines no messages (those are in services.contracts) and holds no state of its own.
-"""
