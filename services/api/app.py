@@ -55,10 +55,10 @@ from services.api.upload import UploadError
 from services.api.web import install_web
 from services.api.webhooks import WebhookDispatcher
 from services.egress import EgressPolicy
-from services.meeting_controller.backends.base import ComputeBackend
-from services.meeting_controller.backends.factory import build_backend
-from services.meeting_controller.controller import MeetingController
-from services.meeting_controller.settings import ControllerSettings
+from services.bots.controller.backends.base import ComputeBackend
+from services.bots.controller.backends.factory import build_backend
+from services.bots.controller.controller import MeetingController
+from services.bots.controller.settings import ControllerSettings
 from core.messaging.base import Broker, BrokerUnavailableError
 from core.telemetry.sentry import init_sentry
 

@@ -278,7 +278,7 @@ class ReadinessOut(BaseModel):
 
 
 def _check_meeting_url(value: str) -> str:
-    from services.meeting_controller.meeting_urls import validate_meeting_url
+    from services.bots.meeting_urls import validate_meeting_url
 
     return validate_meeting_url(value)
 

@@ -11,8 +11,8 @@ import yaml
 
 from services.bots.contracts import BotSpec
 from services.egress import classify
-from services.meeting_controller.backends.kubernetes_job import KubernetesJobBackend
-from services.meeting_controller.settings import ControllerSettings
+from services.bots.controller.backends.kubernetes_job import KubernetesJobBackend
+from services.bots.controller.settings import ControllerSettings
 
 POLICY = Path(__file__).resolve().parents[2] / "infra" / "kubernetes" / "bot-networkpolicy.yaml"
 

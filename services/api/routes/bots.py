@@ -42,12 +42,12 @@ from services.bots.contracts import (
 )
 from services.egress import EgressPolicy, EgressRefused
 from services.egress.transport import pinned_client
-from services.meeting_controller.calendar_import import (
+from services.bots.calendar_import import (
     CalendarError,
     CalendarEvent,
     parse_calendar,
 )
-from services.meeting_controller.store import (
+from services.bots.store import (
     CANCELLED,
     NewBot,
     apply_event,
@@ -58,7 +58,7 @@ from services.meeting_controller.store import (
     new_bot_row,
     request_leave,
 )
-from services.meeting_controller.tokens import token_matches
+from services.bots.tokens import token_matches
 
 log = logging.getLogger(__name__)
 

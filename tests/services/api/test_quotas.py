@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from services.api.db.models import Bot, Meeting
-from services.meeting_controller.backends.base import RunnerHandle
-from services.meeting_controller.backends.local import LocalProcessBackend
-from services.meeting_controller.controller import MeetingController
+from services.bots.controller.backends.base import RunnerHandle
+from services.bots.controller.backends.local import LocalProcessBackend
+from services.bots.controller.controller import MeetingController
 from tests.services.api.conftest import make_settings, open_stack
 from tests.services.api.helpers import completed, write_noise_wav
-from tests.services.api.test_bots_api import _ics, _stamp, controller_settings
+from tests.services.bots.test_routes import _ics, _stamp, controller_settings
 
 pytestmark = pytest.mark.anyio
 

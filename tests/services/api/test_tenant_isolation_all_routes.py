@@ -32,7 +32,7 @@ from services.api.app import create_app
 from services.api.db.models import Bot, Meeting
 from services.api.settings import ApiSettings
 from core.contracts import SearchHitMsg, SearchReply, SearchRequest
-from services.meeting_controller.tokens import hash_token, new_token
+from services.bots.tokens import hash_token, new_token
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.fakes import RecordingBrokerFake
 from tests.services.api.helpers import completed

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from services.bots.contracts import BotSpec
-from services.meeting_controller.backends.base import BackendError, RunnerHandle
-from services.meeting_controller.settings import ControllerSettings
+from services.bots.controller.backends.base import BackendError, RunnerHandle
+from services.bots.controller.settings import ControllerSettings
 
 NAME = "openstack"
 SPEC_PATH = "/etc/minuta-bot/spec.json"

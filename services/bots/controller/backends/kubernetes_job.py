@@ -12,8 +12,8 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from services.bots.contracts import BotSpec
-from services.meeting_controller.backends.base import BackendError, RunnerHandle
-from services.meeting_controller.settings import ControllerSettings
+from services.bots.controller.backends.base import BackendError, RunnerHandle
+from services.bots.controller.settings import ControllerSettings
 
 NAME = "kubernetes"
 SPEC_DIR = "/etc/minuta-bot"

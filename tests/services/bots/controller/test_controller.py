@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from services.api.db.models import Bot
-from services.meeting_controller.backends.base import RunnerHandle
-from services.meeting_controller.backends.local import LocalProcessBackend
-from services.meeting_controller.controller import MeetingController
+from services.bots.controller.backends.base import RunnerHandle
+from services.bots.controller.backends.local import LocalProcessBackend
+from services.bots.controller.controller import MeetingController
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
-from tests.services.api.test_bots_api import controller_settings
+from tests.services.bots.test_routes import controller_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 import icalendar
 
-from services.meeting_controller.meeting_urls import (
+from services.bots.meeting_urls import (
     MeetingUrlError,
     known_meeting_url,
     urls_in,

@@ -17,7 +17,7 @@ from pathlib import Path
 from uuid import UUID
 
 from services.bots.contracts import BotSpec
-from services.meeting_controller.backends.base import BackendError, RunnerHandle
+from services.bots.controller.backends.base import BackendError, RunnerHandle
 
 NAME = "local"
 

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.api.db.models import Bot, utcnow
 from services.bots.contracts import BotSpec, BotState, FailureReason
 from services.egress import IPNetwork
-from services.meeting_controller.backends.base import BackendError, ComputeBackend, RunnerHandle
-from services.meeting_controller.settings import ControllerSettings
-from services.meeting_controller.tokens import hash_token, new_token
-from services.meeting_controller.transitions import LIVE_STATES
+from services.bots.controller.backends.base import BackendError, ComputeBackend, RunnerHandle
+from services.bots.controller.settings import ControllerSettings
+from services.bots.tokens import hash_token, new_token
+from services.bots.transitions import LIVE_STATES
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.bots.contracts import BotSpec
-from services.meeting_controller.backends.local import BOT_ENVIRONMENT, LocalProcessBackend
+from services.bots.controller.backends.local import BOT_ENVIRONMENT, LocalProcessBackend
 
 # Writes its environment next to its spec file (whole, by a rename), then exits.
 _DUMP_ENV = (

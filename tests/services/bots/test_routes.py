@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select, update
 
 from services.api.db.models import Bot, Meeting, OutboxJob
-from services.meeting_controller.settings import ControllerSettings
-from services.meeting_controller.tokens import hash_token, new_token
+from services.bots.controller.settings import ControllerSettings
+from services.bots.tokens import hash_token, new_token
 from tests.local_http import local_http_server
 from tests.services.api.conftest import BACKENDS, ApiStack, make_settings, open_stack
 
 pytestmark = pytest.mark.anyio
 
-FAKE_BOT = Path(__file__).resolve().parents[1] / "meeting_controller" / "fake_bot.py"
+FAKE_BOT = Path(__file__).resolve().parent / "controller" / "fake_bot.py"
 
 
 def controller_settings(tmp_path: Path, **extra: Any) -> ControllerSettings:

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.db.models import Bot, utcnow
 from services.bots.contracts import BotEvent, BotState
-from services.meeting_controller.calendar_import import CalendarEvent
-from services.meeting_controller.meeting_urls import detect_platform
-from services.meeting_controller.transitions import Transition, check_transition
+from services.bots.calendar_import import CalendarEvent
+from services.bots.meeting_urls import detect_platform
+from services.bots.transitions import Transition, check_transition
 
 # A scheduled bot cancelled by its tenant: no failure of the bot or the meeting.
 CANCELLED = "cancelled"

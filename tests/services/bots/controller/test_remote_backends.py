@@ -16,9 +16,9 @@ import yaml
 from openstack import exceptions as os_exc
 
 from services.bots.contracts import BotSpec
-from services.meeting_controller.backends.kubernetes_job import KubernetesJobBackend
-from services.meeting_controller.backends.openstack_server import OpenStackBackend
-from services.meeting_controller.settings import ControllerSettings
+from services.bots.controller.backends.kubernetes_job import KubernetesJobBackend
+from services.bots.controller.backends.openstack_server import OpenStackBackend
+from services.bots.controller.settings import ControllerSettings
 from tests.local_http import local_http_server
 
 
