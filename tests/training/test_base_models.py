@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,11 +17,11 @@ PROMPTS = [
 
 
 @pytest.fixture(scope="module")
-def qwen_dir():
+def qwen_dir() -> Path:
     return packaged_checkpoint("qwen2.5-coder-0.5b-instruct")
 
 
-def test_converted_checkpoint_agrees_with_llama_cpp_on_the_same_file(qwen_dir) -> None:
+def test_converted_checkpoint_agrees_with_llama_cpp_on_the_same_file(qwen_dir: Path) -> None:
     import torch
     from llama_cpp import Llama
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -42,7 +44,7 @@ def test_converted_checkpoint_agrees_with_llama_cpp_on_the_same_file(qwen_dir) -
         assert np.corrcoef(ours, theirs)[0, 1] > 0.97, prompt
 
 
-def test_converted_checkpoint_is_plain_float_weights_that_save_again(qwen_dir) -> None:
+def test_converted_checkpoint_is_plain_float_weights_that_save_again(qwen_dir: Path) -> None:
     import json
 
     from transformers import AutoConfig
@@ -53,7 +55,7 @@ def test_converted_checkpoint_is_plain_float_weights_that_save_again(qwen_dir) -
     assert getattr(config, "quantization_config", None) is None
 
 
-def test_second_call_reuses_the_conversion(qwen_dir) -> None:
+def test_second_call_reuses_the_conversion(qwen_dir: Path) -> None:
     before = (qwen_dir / "model.safetensors").stat().st_mtime_ns
     assert packaged_checkpoint("qwen2.5-coder-0.5b-instruct") == qwen_dir
     assert (qwen_dir / "model.safetensors").stat().st_mtime_ns == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def in_repo(data_dir: Path):
+def in_repo(data_dir: Path) -> Iterator[Path]:
     # The shipped configs name ../shared/data relative to the repository root.
     if data_dir.resolve() != (REPO.parent / "shared" / "data").resolve():
         pytest.skip("the shipped configs expect ../shared/data beside the repository")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core.results import Word
 from ml_controller.asr.whisper import WhisperTranscriber
 from ml_controller.audio.decode import decode_audio
 from ml_controller.audio.vad import detect_speech, plan_blocks, vad_options
 from ml_controller.settings import MLSettings
-from core.results import Word
 from ml_controller.types import AsrSegment
 
 AUDIO_SUFFIXES = frozenset(

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from training.datasets.documents import TextSource
 
 
-
 class SpikeGuardConfig(BaseModel):
     """When a window's loss counts as a spike, and what happens then."""
 

@@ -9,15 +9,15 @@ import torch
 
 from training.base_models import load_causal_lm
 from training.cpt.config import CPTConfig
+from training.cpt.hardware import resolve_runtime
+from training.cpt.loop import LoopHooks, train
+from training.cpt.packing import pack
 from training.datasets.documents import (
     DocumentEncoder,
     read_documents,
     split_held_out,
     token_stream,
 )
-from training.cpt.hardware import resolve_runtime
-from training.cpt.loop import LoopHooks, train
-from training.cpt.packing import pack
 from training.eval.perplexity import PerplexityResult, model_perplexity
 from training.report import StageReport, now
 

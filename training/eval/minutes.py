@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ml_controller.minutes.ask import check
 from ml_controller.minutes.schema import TASK_FIELDS, DraftSpec, MinutesDraft, draft_schema
-from training.report import StageReport, now
 from training.datasets.chat import TASK, ChatExample, load_examples, round_robin
+from training.report import StageReport, now
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

@@ -22,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from training.base_models import load_causal_lm
-from training.datasets.documents import TextSource
-from training.datasets.documents import DocumentEncoder, read_documents
+from training.datasets.documents import DocumentEncoder, TextSource, read_documents
 from training.report import StageReport, now
 
 if TYPE_CHECKING:

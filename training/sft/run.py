@@ -16,11 +16,11 @@ from statistics import fmean
 from typing import TYPE_CHECKING
 
 from training.base_models import load_causal_lm, resolve_base_model
+from training.datasets.chat import ChatExample, load_examples, round_robin, split_by_meeting
+from training.datasets.chat_tokens import TokenizedExample, tokenize_examples
 from training.report import StageReport, now, write_report
 from training.sft.config import SFTConfig
-from training.datasets.chat import ChatExample, load_examples, round_robin, split_by_meeting
 from training.sft.lora import attach_lora, trainable_parameters
-from training.datasets.chat_tokens import TokenizedExample, tokenize_examples
 from training.sft.train import TrainResult, train_lora, training_arguments
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from training.sft.config import TrainSettings
 from training.datasets.chat_tokens import TokenizedExample, collate
+from training.sft.config import TrainSettings
 
 if TYPE_CHECKING:
     from transformers import TrainingArguments

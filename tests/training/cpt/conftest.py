@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.training.cpt.tiny_model import build_tiny_lm
-from training.datasets.documents import TextSource
-from training.datasets.documents import read_documents
+from training.datasets.documents import TextSource, read_documents
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from training.datasets.documents import TextSource
 from training.datasets.documents import (
     DataError,
     Document,
     DocumentEncoder,
+    TextSource,
     read_documents,
     split_held_out,
     token_stream,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.datasets.documents import TokenStream
 from training.cpt.packing import PackingError, document_positions, pack
+from training.datasets.documents import TokenStream
 
 EOS = 1
 

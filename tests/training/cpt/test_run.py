@@ -11,11 +11,10 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from training.cpt.config import CPTConfig, SpikeGuardConfig
-from training.datasets.documents import TextSource
-from training.datasets.documents import read_documents
 from training.cpt.loop import LoopHooks
 from training.cpt.run import run_cpt
 from training.cpt.spike_guard import SpikeEvent
+from training.datasets.documents import TextSource, read_documents
 from training.eval.perplexity import perplexity
 
 

@@ -10,8 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.training.cpt.tiny_model import build_tiny_lm
-from training.datasets.documents import TextSource
-from training.datasets.documents import DocumentEncoder
+from training.datasets.documents import DocumentEncoder, TextSource
 from training.eval.perplexity import (
     PerplexityEvalConfig,
     _windows,

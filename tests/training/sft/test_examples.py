@@ -9,7 +9,6 @@ import pytest
 
 from ml_controller.minutes.prompts import minutes_messages
 from ml_controller.minutes.schema import TASK_FIELDS
-from training.eval.minutes import schema_valid
 from training.datasets.chat import (
     ChatExample,
     load_examples,
@@ -17,6 +16,7 @@ from training.datasets.chat import (
     split_by_meeting,
     target_json,
 )
+from training.eval.minutes import schema_valid
 
 TRAIN = "summarization/qmsum_train.jsonl"
 

@@ -12,10 +12,10 @@ import torch
 from ml_controller.llm.transformers_engine import TransformersEngine
 from ml_controller.settings import MLSettings
 from training.config_io import load_config
+from training.datasets.chat import load_examples
 from training.eval.minutes import MinutesEvalConfig
 from training.report import StageReport, read_report
 from training.sft.config import SFTConfig
-from training.datasets.chat import load_examples
 from training.sft.run import run_sft
 
 from .tiny import build_tiny_qwen

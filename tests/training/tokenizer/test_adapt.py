@@ -20,7 +20,7 @@ from training.tokenizer.corpus import JsonlSource
 CONFIGS = Path(__file__).resolve().parents[3] / "training" / "configs"
 
 
-def stage_config(data_dir: Path, base_model: str, out: Path, **changes) -> TokenizerConfig:
+def stage_config(data_dir: Path, base_model: str, out: Path, **changes: object) -> TokenizerConfig:
     settings = {
         "base_model": base_model,
         "output_dir": out,
@@ -47,7 +47,7 @@ def tiny_checkpoint(tiny_base: Tokenizer, tmp_path: Path) -> Path:
     return path
 
 
-def test_stage_on_a_tiny_checkpoint(data_dir: Path, tiny_checkpoint: Path, tmp_path: Path):
+def test_stage_on_a_tiny_checkpoint(data_dir: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
     config = stage_config(data_dir, str(tiny_checkpoint), tmp_path / "out")
     report = run_tokenizer(config)
     write_report(report, config.output_dir)
@@ -75,7 +75,7 @@ def test_stage_on_a_tiny_checkpoint(data_dir: Path, tiny_checkpoint: Path, tmp_p
         assert torch.equal(saved[:old], original)
 
 
-def test_stage_on_packaged_qwen(data_dir: Path, qwen_dir: Path, tmp_path: Path):
+def test_stage_on_packaged_qwen(data_dir: Path, qwen_dir: Path, tmp_path: Path) -> None:
     config = stage_config(
         data_dir,
         "qwen2.5-coder-0.5b-instruct",
@@ -100,7 +100,7 @@ def test_stage_on_packaged_qwen(data_dir: Path, qwen_dir: Path, tmp_path: Path):
     assert tokenizer.eos_token_id == base.eos_token_id
 
 
-def test_evaluation_text_cannot_be_trained_on(data_dir: Path, tmp_path: Path):
+def test_evaluation_text_cannot_be_trained_on(data_dir: Path, tmp_path: Path) -> None:
     leaked = en_eval_source(data_dir)
     with pytest.raises(ValidationError, match="also used for training"):
         TokenizerConfig(
@@ -112,7 +112,7 @@ def test_evaluation_text_cannot_be_trained_on(data_dir: Path, tmp_path: Path):
 
 
 @pytest.mark.parametrize("name", ["tokenizer_ru.yaml", "tokenizer_ru_7b.yaml"])
-def test_example_configs_load(name: str):
+def test_example_configs_load(name: str) -> None:
     config = load_config(CONFIGS / name, TokenizerConfig)
     assert config.extend_model
     assert any(source.kind == "wordfreq" for source in config.train)

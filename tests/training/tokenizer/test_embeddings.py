@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import torch
 from tokenizers import Tokenizer
-from transformers import LlamaForCausalLM, Qwen2ForCausalLM
+from transformers import LlamaForCausalLM, PreTrainedModel, Qwen2ForCausalLM
 
 from tests.training.tiny_models import tiny_causal_lm
 from training.tokenizer.embeddings import (
@@ -28,7 +29,9 @@ def russian_batch(tokenizer: Tokenizer, texts: list[str], length: int = 48) -> t
     return torch.tensor(ids[: rows * length]).view(rows, length)
 
 
-def train_steps(model, groups, batch: torch.Tensor, steps: int = 3) -> None:
+def train_steps(
+    model: PreTrainedModel, groups: list[dict[str, Any]], batch: torch.Tensor, steps: int = 3
+) -> None:
     torch.manual_seed(0)
     # fused=True as in the CPT loop (training/cpt/optimizer.py); zero moments stay exactly zero.
     optimizer = torch.optim.AdamW(groups, lr=1e-2, fused=True)
@@ -38,14 +41,14 @@ def train_steps(model, groups, batch: torch.Tensor, steps: int = 3) -> None:
         optimizer.zero_grad()
 
 
-def weights(model) -> tuple[torch.Tensor, torch.Tensor]:
+def weights(model: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return model.get_input_embeddings().weight, model.get_output_embeddings().weight
 
 
 @pytest.mark.parametrize("tied", [False, True])
 def test_new_rows_start_as_the_mean_of_their_base_pieces(
     tiny_base: Tokenizer, tiny_merged: MergeResult, tied: bool
-):
+) -> None:
     old_size = tiny_base.get_vocab_size(with_added_tokens=True)
     model = tiny_model(old_size, tied)
     before = [w.detach().clone() for w in weights(model)]
@@ -71,7 +74,7 @@ def test_new_rows_start_as_the_mean_of_their_base_pieces(
 @pytest.mark.parametrize("tied", [False, True])
 def test_old_rows_bit_identical_after_training_stage_by_stage(
     tiny_base: Tokenizer, tiny_merged: MergeResult, ru_texts: list[str], tied: bool
-):
+) -> None:
     model = tiny_model(tiny_base.get_vocab_size(with_added_tokens=True), tied)
     result = extend_embeddings(model, tiny_base, tiny_merged.tokenizer)
     handles = freeze_old_rows(model, result.old_vocab_size)
@@ -109,7 +112,7 @@ def test_old_rows_bit_identical_after_training_stage_by_stage(
     assert not torch.equal(weights(model)[0][old], start[0][old])
 
 
-def test_parameter_groups_split_decay_and_trainability(tiny_base: Tokenizer):
+def test_parameter_groups_split_decay_and_trainability(tiny_base: Tokenizer) -> None:
     model = tiny_model(tiny_base.get_vocab_size(with_added_tokens=True), tied=False)
     groups = parameter_groups(model, weight_decay=0.05, stage="embeddings")
     assert [g["name"] for g in groups] == ["embeddings"]
@@ -128,7 +131,7 @@ def test_parameter_groups_split_decay_and_trainability(tiny_base: Tokenizer):
 
 def test_padding_rows_beyond_the_tokenizer_are_reused_not_shrunk(
     tiny_base: Tokenizer, tiny_merged: MergeResult
-):
+) -> None:
     # Released checkpoints pad embeddings past the tokenizer (Qwen2.5: 151,936 rows, 151,665 ids).
     old_size = tiny_base.get_vocab_size(with_added_tokens=True)
     merged_size = tiny_merged.tokenizer.get_vocab_size(with_added_tokens=True)

@@ -64,13 +64,17 @@ def check_merged(
     assert tokens_used(merged.tokenizer, ru_texts, first) > 0
 
 
-def test_tiny_merge(tiny_base, tiny_merged, ru_texts, en_texts):
+def test_tiny_merge(
+    tiny_base: Tokenizer, tiny_merged: MergeResult, ru_texts: list[str], en_texts: list[str],
+) -> None:
     check_merged(tiny_base, tiny_merged, ru_texts, en_texts)
     # The base's special token sits between the base BPE ids and the new ones.
     assert tiny_merged.first_new_id == tiny_base.get_vocab_size(with_added_tokens=True)
 
 
-def test_packaged_qwen_merge(qwen_base, qwen_merged, ru_texts, en_texts):
+def test_packaged_qwen_merge(
+    qwen_base: Tokenizer, qwen_merged: MergeResult, ru_texts: list[str], en_texts: list[str],
+) -> None:
     check_merged(qwen_base, qwen_merged, ru_texts, en_texts)
     assert qwen_merged.first_new_id == qwen_base.get_vocab_size(with_added_tokens=True)
     ru_gain = (
@@ -80,12 +84,12 @@ def test_packaged_qwen_merge(qwen_base, qwen_merged, ru_texts, en_texts):
     assert ru_gain > 1.05, f"Russian chars/token only ×{ru_gain:.3f} with a 4000-token BPE"
 
 
-def test_special_tokens_survive_the_merge(tiny_merged):
+def test_special_tokens_survive_the_merge(tiny_merged: MergeResult) -> None:
     encoding = tiny_merged.tokenizer.encode("Привет<|endoftext|>")
     assert encoding.tokens[-1] == "<|endoftext|>"
 
 
 @pytest.mark.parametrize("text", ["", "a", "ab"])
-def test_bpe_pieces_edge_cases(text):
+def test_bpe_pieces_edge_cases(text: str) -> None:
     assert "".join(bpe_pieces(text, {("a", "b"): 0})) == text
     assert bpe_pieces("aab", {("a", "b"): 0, ("a", "a"): 1}) == ["a", "ab"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
 from tests.training.tokenizer.test_embeddings import russian_batch, train_steps, weights
 from training.tokenizer.embeddings import extend_embeddings, freeze_old_rows, parameter_groups
@@ -14,7 +14,7 @@ from training.tokenizer.merge import MergeResult
 
 def test_packaged_qwen_old_rows_bit_identical_new_rows_trained(
     qwen_dir: Path, qwen_merged: MergeResult, ru_texts: list[str]
-):
+) -> None:
     torch.set_num_threads(2)
     model = AutoModelForCausalLM.from_pretrained(
         qwen_dir, local_files_only=True, dtype=torch.float32
@@ -44,7 +44,7 @@ def test_packaged_qwen_old_rows_bit_identical_new_rows_trained(
     assert not torch.equal(inputs[used_new], new_in)
 
 
-def qwen_dir_tokenizer(qwen_dir: Path):
+def qwen_dir_tokenizer(qwen_dir: Path) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(qwen_dir, local_files_only=True)

@@ -10,7 +10,7 @@ from training.tokenizer.corpus import iter_source
 from training.tokenizer.train import UnsupportedTokenizer, train_like
 
 
-def test_new_tokenizer_shares_pre_tokenization(tiny_base: Tokenizer, tiny_new: Tokenizer):
+def test_new_tokenizer_shares_pre_tokenization(tiny_base: Tokenizer, tiny_new: Tokenizer) -> None:
     assert tiny_new.get_vocab_size() == 900
     text = "Сейчас... Сию минуту, Иван Васильевич."
     assert tiny_new.pre_tokenizer.pre_tokenize_str(
@@ -21,7 +21,7 @@ def test_new_tokenizer_shares_pre_tokenization(tiny_base: Tokenizer, tiny_new: T
     assert len(tiny_new.encode(words).ids) < len(tiny_base.encode(words).ids)
 
 
-def test_non_byte_level_base_is_refused():
+def test_non_byte_level_base_is_refused() -> None:
     wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     with pytest.raises(UnsupportedTokenizer, match="only BPE"):
         train_like(wordpiece, ["привет"], 300)
