@@ -33,7 +33,6 @@ from services.api.quotas import Quotas
 from services.api.retention import RetentionSweeper
 from services.api.routes import (
     audio,
-    bots,
     files,
     health,
     jobs,
@@ -59,6 +58,7 @@ from services.bots.controller.backends.base import ComputeBackend
 from services.bots.controller.backends.factory import build_backend
 from services.bots.controller.controller import MeetingController
 from services.bots.controller.settings import ControllerSettings
+from services.bots.routes import router as bots_router
 from core.messaging.base import Broker, BrokerUnavailableError
 from core.telemetry.sentry import init_sentry
 
@@ -215,7 +215,7 @@ def create_app(
     app.include_router(search.router)
     app.include_router(webhooks.router)
     app.include_router(jobs.router)
-    app.include_router(bots.router)
+    app.include_router(bots_router)
     app.include_router(health.router)
     app.include_router(metrics_routes.router)
     app.include_router(retention_routes.router)

@@ -19,7 +19,6 @@ from pydantic import (
 
 from core.results import MeetingResult, Minutes
 from services.api.db.models import MeetingStatus, RetentionScope
-from services.bots.contracts import ParticipantTimeline
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 
@@ -272,100 +271,6 @@ class HealthOut(BaseModel):
 class ReadinessOut(BaseModel):
     status: Literal["ready", "not ready"]
     checks: dict[str, str] = Field(description="Component -> 'ok' or what is wrong.")
-
-
-# Meeting bots (services/meeting_controller; the bot's own protocol is services/bots/contracts).
-
-
-def _check_meeting_url(value: str) -> str:
-    from services.bots.meeting_urls import validate_meeting_url
-
-    return validate_meeting_url(value)
-
-
-MeetingUrl = Annotated[str, AfterValidator(_check_meeting_url)]
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("join_at needs a time zone, e.g. 2030-01-01T10:00:00Z")
-    return value
-
-
-class BotCreate(TextBody):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    meeting_url: MeetingUrl = Field(description="The meeting's http(s) link.")
-    join_at: Annotated[datetime | None, AfterValidator(_aware)] = Field(
-        default=None, description="When to join (with a time zone); unset means now."
-    )
-    bot_name: str = Field(
-        default="Minuta notetaker", min_length=1, max_length=100, description="Display name."
-    )
-    max_duration: float = Field(
-        default=3 * 3600,
-        strict=True,  # JSON `true` is not 1 s
-        gt=0,
-        le=24 * 3600,
-        description="Seconds of recording at most.",
-    )
-    title: str = Field(default="", max_length=500, description="Title of the meeting it makes.")
-
-
-class BotOut(BaseModel):
-    id: UUID
-    state: str = Field(
-        description="scheduled, launching, joining, waiting_room, recording, uploading, done "
-        "or failed."
-    )
-    reason: str | None = Field(
-        description="Why it failed: not_admitted, meeting_ended, platform_refused, unreachable, "
-        "crashed, or cancelled (by its tenant, before it joined)."
-    )
-    expected_failure: bool = Field(
-        description="The failure is the meeting's doing (not admitted, ended, refused) or a "
-        "cancellation, not a fault of the system."
-    )
-    detail: str | None
-    meeting_url: str
-    bot_name: str
-    title: str
-    platform: str | None
-    join_at: datetime
-    max_duration: float
-    leave_requested: bool
-    meeting_id: UUID | None = Field(description="The meeting made from its recording.")
-    timeline: ParticipantTimeline | None = Field(
-        description="Who was in the meeting and who spoke when, as the bot saw it."
-    )
-    calendar_uid: str | None = Field(description="The calendar event it was made for.")
-    created_at: datetime
-    updated_at: datetime
-
-
-class BotPage(BaseModel):
-    items: list[BotOut]
-
-
-class CalendarUrlImport(TextBody):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    ics_url: MeetingUrl = Field(description="An http(s) link to an iCalendar (ICS) file.")
-    bot_name: str = Field(default="Minuta notetaker", min_length=1, max_length=100)
-    max_duration: float = Field(default=3 * 3600, strict=True, gt=0, le=24 * 3600)
-
-
-class CalendarSkipOut(BaseModel):
-    uid: str
-    summary: str
-    why: str
-
-
-class CalendarImportOut(BaseModel):
-    created: list[BotOut] = Field(description="New bots, one per new event with a link.")
-    updated: list[BotOut] = Field(description="Scheduled bots whose event moved or was cancelled.")
-    unchanged: int = Field(description="Events that already have their bot.")
-    skipped: list[CalendarSkipOut] = Field(description="Events that get no bot, and why.")
 
 
 # Retention (services/api/retention.py)

@@ -1,10 +1,11 @@
-"""Meeting links: validation, the platform a link belongs to, and finding one in free text."""
+"""Meeting links: validation, and finding one in free text (platforms: services/bots/platforms)."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import urlsplit
 
+from services.bots.platforms import platform_for
 from services.egress import EgressPolicy, EgressRefused
 
 MAX_URL_LENGTH = 2048
@@ -42,22 +43,6 @@ def validate_meeting_url(url: str) -> str:
     return url
 
 
-def detect_platform(url: str) -> str | None:
-    """jitsi, google_meet, zoom or teams for the known hosts; None: the bot looks at the page."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    path = parts.path.lower()
-    if host == "meet.google.com":
-        return "google_meet"
-    if (host == "zoom.us" or host.endswith(".zoom.us")) and re.match(r"^/(j|wc|my)/", path):
-        return "zoom"
-    if host in ("teams.microsoft.com", "teams.live.com"):
-        return "teams"
-    if host == "meet.jit.si" or "jitsi" in host:
-        return "jitsi"
-    return None
-
-
 def urls_in(text: str) -> list[str]:
     return [match.rstrip(_TRAILING) for match in _URL_IN_TEXT.findall(text or "")]
 
@@ -65,7 +50,8 @@ def urls_in(text: str) -> list[str]:
 def known_meeting_url(text: str) -> str | None:
     """The first link of a known meeting platform in the text."""
     for url in urls_in(text):
-        if detect_platform(url) is not None:
+        platform = platform_for(url)
+        if platform is not None and platform.is_join_link(url):
             try:
                 return validate_meeting_url(url)
             except MeetingUrlError:

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.db.models import Bot, utcnow
-from services.bots.contracts import BotEvent, BotState
 from services.bots.calendar_import import CalendarEvent
-from services.bots.meeting_urls import detect_platform
+from services.bots.contracts import BotEvent, BotState
+from services.bots.platforms import detect_platform
 from services.bots.transitions import Transition, check_transition
 
 # A scheduled bot cancelled by its tenant: no failure of the bot or the meeting.

@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 
 from services.bots.contracts import BotSpec
-from services.egress import classify
 from services.bots.controller.backends.kubernetes_job import KubernetesJobBackend
 from services.bots.controller.settings import ControllerSettings
+from services.egress import classify
 
 POLICY = Path(__file__).resolve().parents[2] / "infra" / "kubernetes" / "bot-networkpolicy.yaml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
@@ -13,7 +13,7 @@ from fastapi.sse import EventSourceResponse
 from pydantic import ValidationError
 
 from services.api import idempotency
-from services.api.db.models import Meeting, MeetingStatus, OutboxJob
+from services.api.db.models import Meeting, MeetingStatus
 from services.api.deletion import delete_meeting_everywhere
 from services.api.deps import (
     NOT_FOUND,
@@ -24,8 +24,8 @@ from services.api.deps import (
     TenantDep,
 )
 from services.api.exports import export
+from services.api.intake import MeetingIntake, discard_recording, receive_recording, take_in
 from services.api.meetings import (
-    audio_key,
     get_meeting,
     list_meetings,
     meeting_out,
@@ -48,24 +48,13 @@ from services.api.schemas import (
     SpeakerRename,
 )
 from services.api.security.filenames import content_disposition
-from services.api.sniff import SNIFF_BYTES, SUPPORTED_DESCRIPTION, sniff
-from services.api.storage.base import StorageError
-from services.api.upload import (
-    MultipartReader,
-    UploadError,
-    UploadTooLargeError,
-    peek,
-    too_large,
-)
+from services.api.sniff import SUPPORTED_DESCRIPTION
 from core.contracts import EnrollSpeaker
 from core.telemetry.logging import log_context
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/meetings", tags=["meetings"])
-
-# Room for the form fields and multipart framing around the file itself.
-FORM_OVERHEAD_BYTES = 1024 * 1024
 
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, invalid or revoked API key."},
@@ -99,7 +88,7 @@ def _upload_body_schema() -> dict[str, Any]:
     }
 
 
-def _fields_or_422(raw: dict[str, str]) -> MeetingUploadFields:
+def _fields_or_422(raw: Mapping[str, str]) -> MeetingUploadFields:
     try:
         return MeetingUploadFields.model_validate(raw)
     except ValidationError as exc:
@@ -167,70 +156,31 @@ async def create_meeting(
         if earlier is not None:
             response.headers[idempotency.REPLAYED_HEADER] = "true"
             return to_out(earlier)
-    room = await ctx.quotas.upload_room(tenant_id)
-    limit = min(ctx.settings.max_upload_bytes, room)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
-        if room < ctx.settings.max_upload_bytes:
-            raise await ctx.quotas.upload_refused(tenant_id, room)
-        raise too_large(limit)
-    reader = MultipartReader(
-        request.stream(), request.headers.get("content-type", ""), max_file_bytes=limit
+    recording = await receive_recording(
+        request, ctx, tenant_id, quota_capped=True, check_fields=_fields_or_422
     )
-    if await reader.next_file() is None:
-        raise UploadError("The form has no 'file' field with the recording.")
-    assert reader.file is not None
-    _fields_or_422(reader.fields)  # fields sent before the file: fail before storing anything
-    meeting_id = uuid.uuid4()
-    key = audio_key(tenant.id, meeting_id)
     try:
-        head, chunks = await peek(reader.file_chunks(), SNIFF_BYTES)
-        sniffed = sniff(head)
-        size = await ctx.storage.upload(key, chunks, content_type=sniffed.content_type)
-    except UploadTooLargeError as error:
-        if room < ctx.settings.max_upload_bytes:
-            # Cut off by what is left of the day's quota, not by the size limit.
-            raise await ctx.quotas.upload_refused(tenant_id, room) from error
+        fields = _fields_or_422(recording.fields)
+    except BaseException:
+        await discard_recording(ctx, recording.key)
         raise
-    try:
-        fields = _fields_or_422(reader.fields)
-        meeting = Meeting(
-            id=meeting_id,
-            tenant_id=tenant.id,
-            job_id=uuid.uuid4(),
-            status=MeetingStatus.queued.value,
-            title=fields.title,
-            language=fields.language,
-            minutes_language=fields.minutes_language,
-            num_speakers=fields.num_speakers,
-            min_speakers=fields.min_speakers,
-            max_speakers=fields.max_speakers,
-            audio_key=key,
-            audio_filename=(reader.file.filename or "recording")[:255],
-            audio_size=size,
-            audio_content_type=sniffed.content_type,
-            progress={},
-            speaker_names={},
-            idempotency_key=idempotency_key,
-        )
-        session.add(meeting)
-        session.add(OutboxJob(job_id=meeting.job_id, meeting_id=meeting.id, tenant_id=tenant.id))
-        await session.commit()
-        await ctx.quotas.record_upload(tenant_id, size)
-    except BaseException as error:
-        await session.rollback()
-        try:
-            await ctx.storage.delete(key)
-        except StorageError:
-            log.warning("could not remove the orphaned recording %s", key)
-        twin = await idempotency.concurrent_twin(session, tenant_id, idempotency_key, error)
-        if twin is None:
-            raise
+    intake = MeetingIntake(
+        recording,
+        title=fields.title,
+        language=fields.language,
+        minutes_language=fields.minutes_language,
+        num_speakers=fields.num_speakers,
+        min_speakers=fields.min_speakers,
+        max_speakers=fields.max_speakers,
+        idempotency_key=idempotency_key,
+    )
+    taken = await take_in(session, ctx, intake)
+    if taken.replayed:
         response.headers[idempotency.REPLAYED_HEADER] = "true"
-        return to_out(twin)
-    ctx.relay.wake()
-    with log_context(job_id=meeting.job_id, tenant_id=tenant.id, meeting_id=meeting.id):
-        log.info("upload accepted: %d bytes of %s", size, sniffed.content_type)
+        return to_out(taken.meeting)
+    meeting = taken.meeting
+    with log_context(job_id=meeting.job_id, tenant_id=tenant_id, meeting_id=meeting.id):
+        log.info("upload accepted: %d bytes of %s", recording.size, recording.content_type)
     return to_out(meeting)
 
 

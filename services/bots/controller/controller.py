@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.db.models import Bot, utcnow
 from services.bots.contracts import BotSpec, BotState, FailureReason
-from services.egress import IPNetwork
 from services.bots.controller.backends.base import BackendError, ComputeBackend, RunnerHandle
 from services.bots.controller.settings import ControllerSettings
 from services.bots.tokens import hash_token, new_token
 from services.bots.transitions import LIVE_STATES
+from services.egress import IPNetwork
 
 log = logging.getLogger(__name__)
 

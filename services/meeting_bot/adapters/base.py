@@ -15,6 +15,8 @@ from typing import Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
+from services.bots.platforms import BY_NAME
+
 
 @dataclass(frozen=True)
 class DomSelectors:
@@ -111,7 +113,9 @@ class PlatformAdapter:
 
     @classmethod
     def matches(cls, url: str) -> bool:
-        return False
+        # The shared list decides, so the controller's `detect_platform` agrees with the bot.
+        platform = BY_NAME.get(cls.name)
+        return platform is not None and platform.matches(url)
 
     def join_url(self, meeting_url: str, bot_name: str) -> str:
         return meeting_url

@@ -5,8 +5,6 @@ reached from here. Guests need the host's admission, so expect the waiting room.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from services.meeting_bot.adapters.base import DomSelectors, PlatformAdapter
 
 
@@ -33,7 +31,3 @@ class GoogleMeetAdapter(PlatformAdapter):
         participant_name="[data-self-name], .zWGUib, [jsname='EydYod']",
         speaking="[data-audio-level]:not([data-audio-level='0'])",
     )
-
-    @classmethod
-    def matches(cls, url: str) -> bool:
-        return (urlsplit(url).hostname or "") == "meet.google.com"

@@ -8,7 +8,7 @@ the prejoin form needs only the join click.
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from services.meeting_bot.adapters.base import DomSelectors, PlatformAdapter
 
@@ -32,11 +32,6 @@ class JitsiAdapter(PlatformAdapter):
         participant_name=".participant-name, [class*='nameContainer']",
         speaking="[class*='isSpeaking'], .participant-item--speaking",
     )
-
-    @classmethod
-    def matches(cls, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        return host == "meet.jit.si" or "jitsi" in host
 
     def join_url(self, meeting_url: str, bot_name: str) -> str:
         base = meeting_url.split("#", 1)[0]

@@ -4,8 +4,6 @@ attributes); Teams cannot be reached from here. Anonymous guests wait in the lob
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from services.meeting_bot.adapters.base import DomSelectors, PlatformAdapter
 
 
@@ -38,8 +36,3 @@ class TeamsAdapter(PlatformAdapter):
         participant_name="[data-tid='roster-participant-name'], span[title]",
         speaking="[data-tid='voice-level-stream-outline'], [class*='speaking']",
     )
-
-    @classmethod
-    def matches(cls, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        return host in ("teams.microsoft.com", "teams.live.com", "teams.cloud.microsoft")

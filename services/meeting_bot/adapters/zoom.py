@@ -40,11 +40,6 @@ class ZoomAdapter(PlatformAdapter):
         self_marker=":has(.participants-item__name-label:has-text('(Me)'))",
     )
 
-    @classmethod
-    def matches(cls, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        return host.endswith("zoom.us") or host.endswith("zoomgov.com")
-
     def join_url(self, meeting_url: str, bot_name: str) -> str:
         parts = urlsplit(meeting_url)
         found = _MEETING_ID.search(parts.path)

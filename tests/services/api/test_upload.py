@@ -85,7 +85,7 @@ async def test_meeting_and_outbox_row_commit_together_or_not_at_all(
     def broken_outbox_row(**kwargs: Any) -> OutboxJob:
         return OutboxJob(**{**kwargs, "job_id": None})  # NOT NULL: the commit fails
 
-    monkeypatch.setattr("services.api.routes.meetings.OutboxJob", broken_outbox_row)
+    monkeypatch.setattr("services.api.intake.OutboxJob", broken_outbox_row)
     with pytest.raises(IntegrityError):
         await stack.upload(headers, audio_dir / "asr_en" / "jfk.flac")
     async with stack.ctx.sessionmaker() as session:

@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
 import httpx
@@ -14,24 +15,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.api.db.models import Bot, Meeting, MeetingStatus, OutboxJob, utcnow
+from services.api.db.models import Bot, Meeting, utcnow
 from services.api.deps import ContextDep, SessionDep, TenantDep
 from services.api.egress import message_or_field_errors, refusal_response, refuse_unreachable
-from services.api.meetings import audio_key
+from services.api.intake import MeetingIntake, discard_recording, receive_recording, take_in
 from services.api.quotas import QUOTA_RESPONSE
-from services.api.routes.meetings import FORM_OVERHEAD_BYTES
-from services.api.schemas import (
-    BotCreate,
-    BotOut,
-    BotPage,
-    CalendarImportOut,
-    CalendarSkipOut,
-    CalendarUrlImport,
-    ErrorOut,
+from services.api.schemas import ErrorOut
+from services.api.upload import UploadError
+from services.bots.calendar_import import (
+    CalendarError,
+    CalendarEvent,
+    parse_calendar,
 )
-from services.api.sniff import SNIFF_BYTES, sniff
-from services.api.storage.base import StorageError
-from services.api.upload import MultipartReader, UploadError, peek, too_large
 from services.bots.contracts import (
     BOT_AUTH_SCHEME,
     EXPECTED_FAILURES,
@@ -40,12 +35,13 @@ from services.bots.contracts import (
     HeartbeatReply,
     ParticipantTimeline,
 )
-from services.egress import EgressPolicy, EgressRefused
-from services.egress.transport import pinned_client
-from services.bots.calendar_import import (
-    CalendarError,
-    CalendarEvent,
-    parse_calendar,
+from services.bots.schemas import (
+    BotCreate,
+    BotOut,
+    BotPage,
+    CalendarImportOut,
+    CalendarSkipOut,
+    CalendarUrlImport,
 )
 from services.bots.store import (
     CANCELLED,
@@ -59,6 +55,8 @@ from services.bots.store import (
     request_leave,
 )
 from services.bots.tokens import token_matches
+from services.egress import EgressPolicy, EgressRefused
+from services.egress.transport import pinned_client
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +413,14 @@ def _timeline_or_422(raw: str | None) -> ParticipantTimeline:
 _UPLOADABLE = (BotState.recording.value, BotState.uploading.value)
 
 
+def _recorded(bot: Bot, timeline: ParticipantTimeline, meeting: Meeting) -> None:
+    """The bot is done once its meeting exists: changed in the meeting's transaction."""
+    bot.meeting_id = meeting.id
+    bot.timeline = timeline.model_dump(mode="json")
+    bot.state = BotState.done.value
+    bot.updated_at = utcnow()
+
+
 @router.post(
     "/{bot_id}/recording",
     summary="(bot) Upload the recording and participant timeline; the meeting is processed",
@@ -445,7 +451,7 @@ _UPLOADABLE = (BotState.recording.value, BotState.uploading.value)
 async def upload_recording(
     request: Request, caller: BotCallerDep, ctx: ContextDep, session: SessionDep
 ) -> BotOut:
-    """The same path as `POST /v1/meetings`: streamed to storage, sniffed, size-limited, and
+    """The same intake as `POST /v1/meetings`: streamed to storage, sniffed, size-limited, and
     queued with an outbox row in the meeting's transaction. A retried upload of a bot that
     already has its meeting changes nothing."""
     if caller.meeting_id is not None:
@@ -455,23 +461,10 @@ async def upload_recording(
             status.HTTP_409_CONFLICT,
             f"A recording is accepted while recording or uploading; the bot is {caller.state}.",
         )
-    limit = ctx.settings.max_upload_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
-        raise too_large(limit)
-    reader = MultipartReader(
-        request.stream(), request.headers.get("content-type", ""), max_file_bytes=limit
-    )
-    if await reader.next_file() is None:
-        raise UploadError("The form has no 'file' field with the recording.")
-    assert reader.file is not None
-    head, chunks = await peek(reader.file_chunks(), SNIFF_BYTES)
-    sniffed = sniff(head)
-    meeting_id = uuid.uuid4()
-    key = audio_key(caller.tenant_id, meeting_id)
-    size = await ctx.storage.upload(key, chunks, content_type=sniffed.content_type)
+    # Never refused for the day's quota, only counted: the meeting has already happened.
+    recording = await receive_recording(request, ctx, caller.tenant_id, quota_capped=False)
     try:
-        timeline = _timeline_or_422(reader.fields.get("timeline"))
+        timeline = _timeline_or_422(recording.fields.get("timeline"))
         bot = await get_bot_any_tenant(session, caller.id, for_update=True)
         assert bot is not None
         if bot.meeting_id is not None or bot.state not in _UPLOADABLE:
@@ -479,44 +472,14 @@ async def upload_recording(
             await session.rollback()
             if bot.meeting_id is None:
                 raise HTTPException(status.HTTP_409_CONFLICT, f"The bot is {bot.state} now.")
-            await _drop(ctx, key)
+            await discard_recording(ctx, recording.key)
             return bot_out(bot)
-        meeting = Meeting(
-            id=meeting_id,
-            tenant_id=bot.tenant_id,
-            job_id=uuid.uuid4(),
-            status=MeetingStatus.queued.value,
-            title=bot.title or f"Meeting at {bot.meeting_url}"[:500],
-            audio_key=key,
-            audio_filename=(reader.file.filename or "recording")[:255],
-            audio_size=size,
-            audio_content_type=sniffed.content_type,
-            progress={},
-            speaker_names={},
-        )
-        session.add(meeting)
-        await session.flush()  # the meeting row before the bot points at it
-        session.add(
-            OutboxJob(job_id=meeting.job_id, meeting_id=meeting.id, tenant_id=bot.tenant_id)
-        )
-        bot.meeting_id = meeting.id
-        bot.timeline = timeline.model_dump(mode="json")
-        bot.state = BotState.done.value
-        bot.updated_at = utcnow()
-        await session.commit()
     except BaseException:
         await session.rollback()
-        await _drop(ctx, key)
+        await discard_recording(ctx, recording.key)
         raise
-    ctx.relay.wake()
-    # Counted in the tenant's daily bytes, never refused: the meeting has already happened.
-    await ctx.quotas.record_upload(bot.tenant_id, size)
-    log.info("bot %s: recording stored as meeting %s", bot.id, meeting.id)
+    title = bot.title or f"Meeting at {bot.meeting_url}"[:500]
+    intake = MeetingIntake(recording, title=title)
+    taken = await take_in(session, ctx, intake, link=partial(_recorded, bot, timeline))
+    log.info("bot %s: recording stored as meeting %s", bot.id, taken.meeting.id)
     return bot_out(bot)
-
-
-async def _drop(ctx: ContextDep, key: str) -> None:
-    try:
-        await ctx.storage.delete(key)
-    except StorageError:
-        log.warning("could not remove the orphaned recording %s", key)
