@@ -10,18 +10,19 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.messaging.base import Broker
 from services.api.context import ApiContext
 from services.api.db.models import Meeting, Tenant
-from services.api.meetings import get_meeting
+from services.api.lookups import MEETING_NOT_FOUND, meeting_of
 from services.api.quotas import StreamSlot
 from services.api.storage.base import Storage
 from services.api.tenants import authenticate
-from core.messaging.base import Broker
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer mk_…`")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key: `mk_…`")
 
-NOT_FOUND = "No meeting with this id."
+# Kept under its old name for the modules that import it from here.
+NOT_FOUND = MEETING_NOT_FOUND
 
 
 def get_context(request: Request) -> ApiContext:
@@ -83,10 +84,8 @@ async def owned_meeting(meeting_id: uuid.UUID, session: SessionDep, tenant: Tena
     """The caller's meeting, as a snapshot (writers lock it again themselves).
 
     Another tenant's meeting is a 404 exactly like a missing one."""
-    meeting = await get_meeting(session, tenant.id, meeting_id)
+    meeting = await meeting_of(session, tenant.id, meeting_id)
     await session.commit()  # read-only: hold no transaction while the response is produced
-    if meeting is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return meeting
 
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
 from services.api.deps import ContextDep
+from services.api.errors import SIGNED_FILE_ERRORS, http_errors
 from services.api.schemas import ErrorOut
-from services.api.storage.base import StorageError
 from services.api.storage.local import FILES_ROUTE, LocalStorage
 
 router = APIRouter(prefix=FILES_ROUTE, tags=["internal"])
@@ -41,10 +41,8 @@ async def download(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found.")
     if not storage.signer.verify(key, expires, signature):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "This link is invalid or has expired.")
-    try:
+    async with http_errors(SIGNED_FILE_ERRORS):
         path = storage.path_for(key)
-    except StorageError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "This link is invalid.") from exc
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "This recording no longer exists.")
     return FileResponse(path, media_type="application/octet-stream")

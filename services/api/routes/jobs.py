@@ -8,14 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
+from core.telemetry.logging import log_context
 from services.api.db.models import Meeting, MeetingStatus
 from services.api.deps import ContextDep, SessionDep
 from services.api.job_links import JOB_AUDIO_ROUTE
+from services.api.lookups import meeting_of_job
 from services.api.schemas import ErrorOut
-from core.telemetry.logging import log_context
 
 router = APIRouter(tags=["internal"])
 
@@ -35,6 +35,7 @@ class _JobRedirect(RedirectResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with log_context(**self._ids):
             await super().__call__(scope, receive, send)
+
 
 _LIVE = (MeetingStatus.queued.value, MeetingStatus.processing.value)
 
@@ -68,10 +69,8 @@ async def job_audio(
 ) -> RedirectResponse:
     if not ctx.job_links.verify(job_id, expires, signature):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "This link is invalid or has expired.")
-    meeting = await session.scalar(select(Meeting).where(Meeting.job_id == job_id))
+    meeting = await meeting_of_job(session, job_id)
     await session.commit()
-    if meeting is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such job.")
     if meeting.status not in _LIVE:
         raise HTTPException(status.HTTP_410_GONE, "This job is over; its link is spent.")
     url = await ctx.storage.presigned_get_url(

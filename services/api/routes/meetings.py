@@ -12,19 +12,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse
 from pydantic import ValidationError
 
+from core.contracts import EnrollSpeaker
+from core.telemetry.logging import log_context
 from services.api import idempotency
 from services.api.db.models import Meeting, MeetingStatus
 from services.api.deletion import delete_meeting_everywhere
 from services.api.deps import (
-    NOT_FOUND,
     ContextDep,
     MeetingDep,
     SessionDep,
     StreamSlotDep,
     TenantDep,
 )
+from services.api.errors import MEETING_LIST_ERRORS, http_errors
 from services.api.exports import export
 from services.api.intake import MeetingIntake, discard_recording, receive_recording, take_in
+from services.api.lookups import meeting_of
 from services.api.meetings import (
     get_meeting,
     list_meetings,
@@ -49,8 +52,6 @@ from services.api.schemas import (
 )
 from services.api.security.filenames import content_disposition
 from services.api.sniff import SUPPORTED_DESCRIPTION
-from core.contracts import EnrollSpeaker
-from core.telemetry.logging import log_context
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +199,8 @@ async def list_all(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> MeetingPage:
-    try:
+    async with http_errors(MEETING_LIST_ERRORS):
         rows, next_cursor = await list_meetings(session, tenant.id, limit=limit, cursor=cursor)
-    except ValueError as exc:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            "The cursor is not valid; pass the next_cursor of a previous page.",
-        ) from exc
     return MeetingPage(items=[to_summary(m) for m in rows], next_cursor=next_cursor)
 
 
@@ -271,9 +267,7 @@ async def export_meeting(
 async def patch_meeting(
     meeting_id: uuid.UUID, patch: MeetingPatch, session: SessionDep, tenant: TenantDep
 ) -> MeetingOut:
-    meeting = await get_meeting(session, tenant.id, meeting_id, for_update=True)
-    if meeting is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    meeting = await meeting_of(session, tenant.id, meeting_id, for_update=True)
     if patch.title is not None:
         meeting.title = patch.title
     if patch.minutes is not None:
@@ -303,9 +297,7 @@ async def rename_speaker(
 ) -> SpeakerOut:
     """A name is a person of the tenant (found by exact name, or created). The speaker's voice
     in this meeting is enrolled as that person's, so later meetings name them by voice."""
-    meeting = await get_meeting(session, tenant.id, meeting_id, for_update=True)
-    if meeting is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    meeting = await meeting_of(session, tenant.id, meeting_id, for_update=True)
     if meeting.result is None:
         raise _not_completed(meeting, "speaker list")
     labels = {str(s.get("id")) for s in meeting.result.get("speakers", [])}
@@ -346,9 +338,7 @@ async def rename_speaker(
 async def delete_meeting(
     meeting_id: uuid.UUID, ctx: ContextDep, session: SessionDep, tenant: TenantDep
 ) -> None:
-    meeting = await get_meeting(session, tenant.id, meeting_id, for_update=True)
-    if meeting is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    meeting = await meeting_of(session, tenant.id, meeting_id, for_update=True)
     # The recording first: if that fails the row stays, and the DELETE can be repeated. The
     # vectors are deleted by a durable command committed with the row's deletion.
     await delete_meeting_everywhere(session, ctx.storage, meeting)

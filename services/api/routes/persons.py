@@ -7,23 +7,21 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
+from core.contracts import DeletePerson, MergePersons
 from services.api.db.models import Person
 from services.api.deps import ContextDep, SessionDep, TenantDep
+from services.api.errors import PERSON_ERRORS, http_errors
+from services.api.lookups import person_of
 from services.api.outbox import add_vector_command
 from services.api.persons import (
-    NameTakenError,
     delete_person,
-    get_person,
     list_persons,
     merge_person,
     rename_person,
 )
 from services.api.schemas import ErrorOut, PersonMerge, PersonOut, PersonPage, PersonRename
-from core.contracts import DeletePerson, MergePersons
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
-
-NOT_FOUND = "No person with this id."
 
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, invalid or revoked API key."},
@@ -37,15 +35,6 @@ def _out(person: Person, meetings: int = 0) -> PersonOut:
     return PersonOut(
         id=person.id, name=person.name, created_at=person.created_at, meetings=meetings
     )
-
-
-async def _owned(
-    session: SessionDep, tenant_id: uuid.UUID, person_id: uuid.UUID, what: str = NOT_FOUND
-) -> Person:
-    person = await get_person(session, tenant_id, person_id, for_update=True)
-    if person is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, what)
-    return person
 
 
 @router.get("", summary="List the persons, by name", responses={**_AUTH_ERRORS})
@@ -66,16 +55,9 @@ async def list_all(session: SessionDep, tenant: TenantDep) -> PersonPage:
 async def rename(
     person_id: uuid.UUID, body: PersonRename, session: SessionDep, tenant: TenantDep
 ) -> PersonOut:
-    person = await _owned(session, tenant.id, person_id)
-    try:
+    person = await person_of(session, tenant.id, person_id, for_update=True)
+    async with http_errors(PERSON_ERRORS, on_error=session.rollback, name=body.name):
         await rename_person(session, person, body.name)
-    except NameTakenError as exc:
-        await session.rollback()
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"Another person is already called '{body.name}'; merge the two instead "
-            "(POST /v1/persons/{id}/merge).",
-        ) from exc
     await session.commit()
     rows = dict((p.id, n) for p, n in await list_persons(session, tenant.id))
     return _out(person, rows.get(person.id, 0))
@@ -99,8 +81,14 @@ async def merge(
 ) -> PersonOut:
     if body.into == person_id:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "A person cannot be merged into itself.")
-    source = await _owned(session, tenant.id, person_id)
-    target = await _owned(session, tenant.id, body.into, "No person with the id given in 'into'.")
+    source = await person_of(session, tenant.id, person_id, for_update=True)
+    target = await person_of(
+        session,
+        tenant.id,
+        body.into,
+        for_update=True,
+        detail="No person with the id given in 'into'.",
+    )
     await merge_person(session, source, target)
     add_vector_command(
         session, MergePersons(tenant_id=tenant.id, source_id=source.id, target_id=target.id)
@@ -120,7 +108,7 @@ async def merge(
 async def delete(
     person_id: uuid.UUID, session: SessionDep, tenant: TenantDep, ctx: ContextDep
 ) -> None:
-    person = await _owned(session, tenant.id, person_id)
+    person = await person_of(session, tenant.id, person_id, for_update=True)
     await delete_person(session, person)
     add_vector_command(session, DeletePerson(tenant_id=tenant.id, person_id=person.id))
     await session.commit()

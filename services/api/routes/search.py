@@ -12,21 +12,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from core.contracts import SEARCH_RPC_QUEUE, SearchReply, SearchRequest, parse_search_reply
 from services.api.db.models import Meeting
 from services.api.deps import ContextDep, SessionDep, TenantDep
+from services.api.errors import SEARCH_ERRORS, http_errors
 from services.api.persons import persons_named, speaker_identities
 from services.api.schemas import ErrorOut, SearchHitOut, SearchOut
-from core.contracts import (
-    SEARCH_RPC_QUEUE,
-    SearchReply,
-    SearchRequest,
-    UnknownContractError,
-    parse_search_reply,
-)
-from core.messaging.base import BrokerUnavailableError, RpcError, RpcRemoteError
 
 log = logging.getLogger(__name__)
 
@@ -45,28 +39,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 async def _ask(ctx: ContextDep, request: SearchRequest) -> SearchReply:
     timeout = ctx.settings.search_timeout_seconds
-    try:
+    async with http_errors(SEARCH_ERRORS, log=log, timeout=timeout):
         body = await ctx.broker.rpc_call(
             SEARCH_RPC_QUEUE, request.model_dump_json().encode(), timeout=timeout
         )
         return parse_search_reply(body)
-    except RpcRemoteError as exc:
-        log.error("search failed on the worker: %s", exc)
-        raise HTTPException(
-            status.HTTP_502_BAD_GATEWAY, "The search failed on the ML worker; try again."
-        ) from exc
-    except UnknownContractError as exc:
-        log.error("unreadable search reply: %s", exc)
-        raise HTTPException(
-            status.HTTP_502_BAD_GATEWAY, "The ML worker answered in a format this API cannot read."
-        ) from exc
-    except (RpcError, BrokerUnavailableError) as exc:
-        log.warning("search unavailable: %s", exc)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"Search is unavailable: no ML worker answered within {timeout:g} s. "
-            "Try again shortly.",
-        ) from exc
 
 
 @router.get("", summary="Search all meetings by meaning, in any language", responses=_ERRORS)

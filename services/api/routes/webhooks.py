@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from services.api.db.models import Webhook, WebhookDelivery
 from services.api.deps import ContextDep, SessionDep, TenantDep
 from services.api.egress import refusal_response, refuse_unreachable
+from services.api.lookups import webhook_of
 from services.api.schemas import (
     ErrorOut,
     WebhookCreate,
@@ -27,7 +28,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, invalid or revoked API key."},
     404: {"model": ErrorOut, "description": "No such webhook for this tenant."},
 }
-_NOT_FOUND = "No webhook with this id."
 
 
 def _out(hook: Webhook) -> WebhookOut:
@@ -38,17 +38,6 @@ def _out(hook: Webhook) -> WebhookOut:
         description=hook.description,
         created_at=hook.created_at,
     )
-
-
-async def _owned(session: SessionDep, tenant_id: uuid.UUID, webhook_id: uuid.UUID) -> Webhook:
-    hook = (
-        await session.scalars(
-            select(Webhook).where(Webhook.id == webhook_id, Webhook.tenant_id == tenant_id)
-        )
-    ).first()
-    if hook is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_FOUND)
-    return hook
 
 
 @router.post(
@@ -84,7 +73,7 @@ async def list_webhooks(session: SessionDep, tenant: TenantDep) -> list[WebhookO
 
 @router.get("/{webhook_id}", summary="One webhook", responses=_ERRORS)
 async def read_webhook(webhook_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> WebhookOut:
-    return _out(await _owned(session, tenant.id, webhook_id))
+    return _out(await webhook_of(session, tenant.id, webhook_id))
 
 
 @router.delete(
@@ -94,7 +83,7 @@ async def read_webhook(webhook_id: uuid.UUID, session: SessionDep, tenant: Tenan
     responses=_ERRORS,
 )
 async def delete_webhook(webhook_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> None:
-    hook = await _owned(session, tenant.id, webhook_id)
+    hook = await webhook_of(session, tenant.id, webhook_id)
     await session.delete(hook)
     await session.commit()
 
@@ -110,7 +99,7 @@ async def list_deliveries(
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[WebhookDeliveryOut]:
-    await _owned(session, tenant.id, webhook_id)
+    await webhook_of(session, tenant.id, webhook_id)
     rows = await session.scalars(
         select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook_id)
