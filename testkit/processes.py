@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 AUDIO = Path(os.environ.get("MINUTA_SHARED_DATA", REPO.parent / "shared" / "data")) / "audio"
 RABBIT_URL = os.environ.get("MINUTA_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 

@@ -16,7 +16,7 @@ from services.bots.contracts import BotEvent
 from testkit.meeting.bot_api_receiver import BotApiReceiver
 from testkit.meeting.janus_server import JANUS_NETWORKS
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass

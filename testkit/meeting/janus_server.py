@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 JANUS_CONFIG = REPO / "infra" / "janus"
 JANUS_PORT = 8088
 

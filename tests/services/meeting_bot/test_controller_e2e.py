@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from ml_controller.metrics import word_error_rate
-from testkit.processes import Client, ServeProcess, Stack, serving, transcript
 from testkit.meeting.conversation import TURNS, build_conversation
 from testkit.meeting.janus_server import JANUS_NETWORKS
 from testkit.meeting.meeting_server import MeetingServer
 from testkit.meeting.participants import participants
+from testkit.processes import Client, ServeProcess, Stack, serving, transcript
 
 SHORT = TURNS[:2]  # ~27 s: JFK, then a FLEURS clip
 

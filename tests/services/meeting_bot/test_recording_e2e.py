@@ -22,8 +22,8 @@ import numpy as np
 from ml_controller.metrics import word_error_rate
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 from services.bots.contracts import ParticipantTimeline
-from testkit.meeting.conversation import ASR_EN, TURNS, build_conversation
 from testkit.meeting.bot import start_bot
+from testkit.meeting.conversation import ASR_EN, TURNS, build_conversation
 from testkit.meeting.meeting_server import MeetingServer
 from testkit.meeting.participants import participants
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from testkit.processes import free_port
 from testkit.meeting.bot import start_bot
 from testkit.meeting.meeting_server import MeetingServer
 from testkit.meeting.participants import participants
+from testkit.processes import free_port
 
 BOT = "Minuta notetaker"
 
