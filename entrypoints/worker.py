@@ -16,22 +16,24 @@ from typing import Annotated
 
 import typer
 
-from ml_controller.worker.settings import WorkerSettings
+from core.settings import set_offline_env
+from entrypoints.settings import Settings, load
 
 app = typer.Typer(add_completion=False, help=__doc__)
 log = logging.getLogger("minuta.worker")
 
 
-async def run_worker(settings: WorkerSettings) -> bool:
-    """Run until SIGTERM/SIGINT. True when no job had to be put back at the drain timeout."""
-    from ml_controller.worker.health import HealthServer, WorkerMetrics, new_health_state
-    from ml_controller.worker.runner import Worker
+async def run_worker(root: Settings) -> bool:
+    """Run until SIGTERM/SIGINT. True when no job had to be put back at the drain timeout.
+    `root` is the process's settings: the worker, broker, ML, vector and telemetry sections."""
     from core.messaging.amqp import AmqpBroker
     from core.messaging.base import BrokerUnavailableError
-    from core.messaging.settings import BrokerSettings
     from core.telemetry.sentry import init_sentry
+    from ml_controller.pipeline import MeetingPipeline
+    from ml_controller.worker.health import HealthServer, WorkerMetrics, new_health_state
+    from ml_controller.worker.runner import Worker
 
-    broker_settings = BrokerSettings()
+    settings, broker_settings, telemetry = root.worker, root.broker, root.telemetry
     if not broker_settings.broker_url:
         raise typer.BadParameter(
             "MINUTA_BROKER_URL is not set: a separate worker needs RabbitMQ "
@@ -39,10 +41,10 @@ async def run_worker(settings: WorkerSettings) -> bool:
         )
     init_sentry(
         "ml-controller",
-        settings.sentry_dsn,
-        environment=settings.sentry_environment,
-        release=settings.sentry_release,
-        traces_sample_rate=settings.sentry_traces_sample_rate,
+        telemetry.sentry_dsn,
+        environment=telemetry.sentry_environment,
+        release=telemetry.sentry_release,
+        traces_sample_rate=telemetry.sentry_traces_sample_rate,
     )
     broker = AmqpBroker(broker_settings, connection_name=f"minuta-worker-{os.getpid()}")
     metrics = WorkerMetrics()
@@ -61,7 +63,14 @@ async def run_worker(settings: WorkerSettings) -> bool:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    worker = Worker(broker, settings, metrics=metrics, health=health)
+    worker = Worker(
+        broker,
+        settings,
+        pipeline=MeetingPipeline(root.ml),
+        metrics=metrics,
+        health=health,
+        vector_settings=root.vectors,
+    )
     try:
         # RabbitMQ may come up after the worker (compose, a cluster restart): wait for it.
         while not stop.is_set():
@@ -105,11 +114,11 @@ def worker(
     ] = None,
 ) -> None:
     """Take meeting jobs from RabbitMQ (MINUTA_BROKER_URL) and process them until SIGTERM."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    set_offline_env()  # before the pipeline imports a model library
     from core.telemetry.logging import configure_logging
 
-    configure_logging("worker", level=log_level)  # and MINUTA_LOG_FORMAT
+    root = load()
+    configure_logging("worker", level=log_level, settings=root.telemetry)  # MINUTA_LOG_FORMAT
     overrides: dict[str, object] = {}
     if concurrency is not None:
         overrides["worker_concurrency"] = concurrency
@@ -117,12 +126,17 @@ def worker(
         overrides["worker_health_port"] = health_port
     if drain_timeout is not None:
         overrides["worker_drain_timeout_seconds"] = drain_timeout
-    settings = WorkerSettings(**overrides)  # type: ignore[arg-type]
+    if overrides:
+        from ml_controller.worker.settings import WorkerSettings
+
+        # The section built with the options, which win over MINUTA_WORKER_* and are validated
+        # as those are.
+        root.worker = WorkerSettings(**overrides)  # type: ignore[arg-type]
 
     from core.messaging.base import BrokerUnavailableError
 
     try:
-        finished = asyncio.run(run_worker(settings))
+        finished = asyncio.run(run_worker(root))
     except BrokerUnavailableError as exc:  # lost while starting to consume
         log.error("%s", exc)
         raise typer.Exit(1) from None

@@ -1,4 +1,5 @@
-"""One settings class for the ML side, read from `MINUTA_*` environment variables or `.env`."""
+"""The ML side's section of the settings (core/settings.py), read from `MINUTA_*` environment
+variables or `.env`. The cache folder is the shared cache section's (MINUTA_CACHE_DIR)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,13 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import CacheSettings, Section
 
 
-def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "minuta"
-
-
-class MLSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
-
-    cache_dir: Path = Field(default_factory=_default_cache_dir)
+class MLSettings(Section):
+    # The process's cache section (the vector store shares it); read afresh when not given.
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     threads: int = 2
 
     # ASR: a size name of a packaged model ("base"), or a CTranslate2 model directory
@@ -114,6 +111,11 @@ class MLSettings(BaseSettings):
     max_sample_rate: int = Field(default=384_000, ge=1)
     # Wall time of decoding one file; 0 turns the budget off.
     max_decode_seconds: float = Field(default=1800.0, ge=0)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where the models are assembled (MINUTA_CACHE_DIR)."""
+        return self.cache.cache_dir
 
 
 @lru_cache(maxsize=1)

@@ -18,13 +18,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from core.settings import set_offline_env
 from training.config_io import load_config, parse_override
 from training.errors import TrainingError
 from training.report import StageReport, now, render_markdown, write_report
 
 # Offline by construction: nothing here may reach a model hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+set_offline_env()
 
 app = typer.Typer(
     add_completion=False,

@@ -1,14 +1,13 @@
-"""Broker settings, read from `MINUTA_*` environment variables or `.env`."""
+"""The broker's section of the settings (core/settings.py), shared by the API and the workers."""
 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import Section
 
 
-class BrokerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
-
+class BrokerSettings(Section):
     # amqp://user:password@host:5672/vhost; unset means the in-process broker (`minuta serve`).
     broker_url: str | None = None
     # Quorum queues replicate across a RabbitMQ cluster and count redeliveries (delivery_limit).

@@ -21,14 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
-from typing import Literal
 from uuid import UUID
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from core.settings import LogFormat, TelemetrySettings
 from core.telemetry.sentry import REDACTED, scrub_text
 
-LogFormat = Literal["text", "json"]
 CONTEXT_FIELDS = ("job_id", "tenant_id", "meeting_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -45,16 +42,6 @@ _SIGNED_PARAM = re.compile(
 )
 _API_KEY = re.compile(r"\bmk_[A-Za-z0-9_\-]{8,}")
 _BEARER = re.compile(r"(?P<scheme>\bBearer\s+)[^\s'\",]+", re.I)
-
-
-class LogSettings(BaseSettings):
-    """MINUTA_LOG_FORMAT (text | json) and MINUTA_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR)."""
-
-    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
-
-    # text for a person at a terminal; deployments (docker-compose.yml) set json.
-    log_format: LogFormat = "text"
-    log_level: str = "INFO"
 
 
 def redact(text: str) -> str:
@@ -133,12 +120,16 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(
-    service: str, fmt: LogFormat | None = None, level: str | int | None = None
+    service: str,
+    fmt: LogFormat | None = None,
+    level: str | int | None = None,
+    settings: TelemetrySettings | None = None,
 ) -> logging.Handler:
     """One stderr handler on the root logger for `service` ("api", "worker", "serve");
-    unset arguments come from MINUTA_LOG_FORMAT / MINUTA_LOG_LEVEL. Replaces earlier handlers
-    (a second call reconfigures). Returns the handler."""
-    settings = LogSettings()
+    unset arguments come from MINUTA_LOG_FORMAT / MINUTA_LOG_LEVEL (`settings`, the process's
+    telemetry section; read here when not given). Replaces earlier handlers (a second call
+    reconfigures). Returns the handler."""
+    settings = settings or TelemetrySettings()
     fmt = fmt or settings.log_format
     level = level if level is not None else settings.log_level
     if isinstance(level, str):

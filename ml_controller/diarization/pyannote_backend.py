@@ -11,7 +11,6 @@ Nothing here goes to a model hub: the hub client is switched to offline mode bef
 from __future__ import annotations
 
 import inspect
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,9 +59,10 @@ def resolve_pipeline_dir(path: Path | None) -> Path:
 
 def _pipeline_class() -> Any:
     # Before the import: pyannote.audio 4 sends usage metrics by default, and nothing may
-    # reach a model hub.
-    os.environ["PYANNOTE_METRICS_ENABLED"] = "0"
-    os.environ["HF_HUB_OFFLINE"] = "1"
+    # reach a model hub (forced: this process may have been started without the entry points).
+    from core.settings import set_offline_env
+
+    set_offline_env(force=True)
     try:
         from pyannote.audio import Pipeline
     except ImportError as exc:

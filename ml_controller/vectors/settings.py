@@ -6,19 +6,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import CacheSettings, Section
 
 
-def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "minuta"
-
-
-class VectorSettings(BaseSettings):
+class VectorSettings(Section):
     """`MINUTA_QDRANT_*`: a URL selects the server; else an embedded store on disk or in memory."""
 
-    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
-
-    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    # The process's cache section (shared with the ML section); read afresh when not given.
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     qdrant_timeout: float = 30.0
@@ -33,7 +29,7 @@ class VectorSettings(BaseSettings):
 
     @property
     def resolved_path(self) -> Path:
-        return self.qdrant_path if self.qdrant_path is not None else self.cache_dir / "qdrant"
+        return self.qdrant_path if self.qdrant_path is not None else self.cache.cache_dir / "qdrant"
 
     @property
     def mode(self) -> Literal["server", "memory", "edge", "local"]:

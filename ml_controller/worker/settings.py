@@ -1,20 +1,20 @@
-"""Worker settings, read from `MINUTA_*` environment variables or `.env`."""
+"""The worker's section of the settings (core/settings.py), read from `MINUTA_*` variables or
+`.env`. Sentry and logs are in the telemetry section, the broker in its own."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import Section
 
 
 def _default_state_dir() -> Path:
     return Path.home() / ".cache" / "minuta" / "worker"
 
 
-class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
-
+class WorkerSettings(Section):
     # /healthz, /readyz and /metrics; port 0 picks a free one (it is logged).
     worker_health_enabled: bool = True
     worker_health_host: str = "0.0.0.0"
@@ -46,13 +46,6 @@ class WorkerSettings(BaseSettings):
     download_backoff_seconds: float = Field(default=1.0, ge=0)
     # Fault tests only: SIGKILL this worker when a job reaches this point (see failpoints.py).
     worker_failpoint: str | None = None
-
-    sentry_dsn: str | None = None
-    sentry_environment: str | None = None
-    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
-
-    # Observability (core/telemetry): Sentry's release (default: minuta@<installed version>).
-    sentry_release: str | None = None
 
     @field_validator("worker_failpoint")
     @classmethod

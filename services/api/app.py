@@ -15,6 +15,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from core.messaging.base import Broker, BrokerUnavailableError
+from core.messaging.settings import BrokerSettings
+from core.settings import TelemetrySettings
+from core.telemetry.sentry import init_sentry
 from services.api.context import ApiContext
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
@@ -53,25 +57,22 @@ from services.api.storage.signing import UrlSigner, load_signing_secret
 from services.api.upload import UploadError
 from services.api.web import install_web
 from services.api.webhooks import WebhookDispatcher
-from services.egress import EgressPolicy
 from services.bots.controller.backends.base import ComputeBackend
 from services.bots.controller.backends.factory import build_backend
 from services.bots.controller.controller import MeetingController
 from services.bots.controller.settings import ControllerSettings
 from services.bots.routes import router as bots_router
-from core.messaging.base import Broker, BrokerUnavailableError
-from core.telemetry.sentry import init_sentry
+from services.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
 
 
-def _default_broker(settings: ApiSettings) -> Broker:
+def _default_broker(broker_settings: BrokerSettings | None) -> Broker:
     from core.messaging.factory import make_broker
-    from core.messaging.settings import BrokerSettings
 
-    return make_broker(BrokerSettings(broker_url=settings.broker_url))
+    return make_broker(broker_settings or BrokerSettings())
 
 
 async def consume_events_forever(ctx: ApiContext, max_delay: float = 30.0) -> None:
@@ -113,6 +114,8 @@ def create_app(
     bot_backend: ComputeBackend | None = None,
     egress: EgressPolicy | None = None,
     webhook_client: httpx.AsyncClient | None = None,
+    broker_settings: BrokerSettings | None = None,
+    telemetry: TelemetrySettings | None = None,
 ) -> FastAPI:
     """The API. `broker`/`storage` default to what the settings ask for; an injected broker is
     not closed by the app (give the API its own instance: the app stops its consumers).
@@ -120,21 +123,24 @@ def create_app(
     `app.state.ctx.relay` and `app.state.ctx.applier` themselves, and the meeting controller
     through `app.state.bot_controller`). `egress` replaces the policy built from
     `settings.egress_allow_cidrs` (tests give it a resolver that answers without DNS), and
-    `webhook_client` the pinned client deliveries go through (the app then leaves it open)."""
+    `webhook_client` the pinned client deliveries go through (the app then leaves it open).
+    Each settings section not given is read from the environment (entrypoints/settings.py
+    gives the process's own)."""
     settings = settings or ApiSettings()
+    telemetry = telemetry or TelemetrySettings()
     # Before the app exists, so the SDK's FastAPI integration instruments it.
     init_sentry(
         "api",
-        settings.sentry_dsn,
-        environment=settings.sentry_environment,
-        release=settings.sentry_release,
+        telemetry.sentry_dsn,
+        environment=telemetry.sentry_environment,
+        release=telemetry.sentry_release,
     )
     database_url = settings.resolved_database_url
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     storage = storage or build_storage(settings)
     owns_broker = broker is None
-    broker = broker if broker is not None else _default_broker(settings)
+    broker = broker if broker is not None else _default_broker(broker_settings)
     notifier = MeetingNotifier()
     egress = egress or EgressPolicy.from_setting(settings.egress_allow_cidrs)
     job_links = JobLinks(settings, UrlSigner(load_signing_secret(settings)))

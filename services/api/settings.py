@@ -1,4 +1,8 @@
-"""The API's one settings class, read from `MINUTA_*` environment variables or `.env`."""
+"""The API's section of the settings (core/settings.py), read from `MINUTA_*` variables or `.env`.
+
+The broker (core.messaging.settings.BrokerSettings) and telemetry (core.settings.TelemetrySettings)
+are sections of their own, shared with the workers.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.settings import Section
 from services.egress import parse_cidrs
 
 GIB = 1024**3
@@ -18,18 +22,12 @@ def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "minuta"
 
 
-class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
-
+class ApiSettings(Section):
     data_dir: Path = Field(default_factory=_default_data_dir)
     # postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///path; unset: SQLite in data_dir.
     database_url: str | None = None
     # Apply Alembic migrations when the API starts (several processes may do so at once).
     migrate_on_startup: bool = True
-
-    # amqp://…; unset means an in-process broker (`minuta serve`). Read by whoever builds the
-    # broker; the app itself only talks to the `Broker` protocol.
-    broker_url: str | None = None
 
     # Object storage. No bucket means a folder under data_dir.
     s3_bucket: str | None = None
@@ -81,8 +79,6 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    sentry_dsn: str | None = None
-
     # Retention (services/api/retention.py): seconds between sweeps (0 = no sweeping in this
     # process), and meetings handled per transaction.
     retention_sweep_seconds: float = Field(default=3600.0, ge=0)
@@ -114,11 +110,6 @@ class ApiSettings(BaseSettings):
     # the socket's peer is the client (behind a proxy, every client would share its bucket).
     trusted_proxies: str = ""
     cors_origins: str = ""
-
-    # Observability (core/telemetry): Sentry's environment ("production", "staging") and
-    # release (default: minuta@<installed version>).
-    sentry_environment: str | None = None
-    sentry_release: str | None = None
 
     @model_validator(mode="after")
     def _s3_settings_complete(self) -> ApiSettings:

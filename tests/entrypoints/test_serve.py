@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from entrypoints.serve import requeue_unfinished
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.db.migrate import upgrade_database_async
 from services.api.db.models import Meeting, MeetingStatus, OutboxJob, Tenant, utcnow
-from entrypoints.serve import requeue_unfinished
 
 
 async def _scenario(url: str) -> dict[str, bool]:

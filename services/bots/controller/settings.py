@@ -1,4 +1,5 @@
-"""The meeting controller's settings, read from `MINUTA_*` environment variables or `.env`."""
+"""The meeting controller's section of the settings (core/settings.py), read from `MINUTA_*`
+environment variables or `.env`."""
 
 from __future__ import annotations
 
@@ -7,16 +8,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import Section
 
 
 def _default_bot_command() -> list[str]:
     return [sys.executable, "-m", "services.meeting_bot"]
 
 
-class ControllerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MINUTA_", env_file=".env", extra="ignore")
-
+class ControllerSettings(Section):
     # Run the controller loop in the API process (several API processes may all run it).
     bot_controller_enabled: bool = True
     # The API's URL as a bot reaches it; unset: the API's own public base URL.

@@ -178,19 +178,24 @@ def received_events(count: int) -> list[dict[str, Any]]:
 def test_the_api_reports_with_the_release_and_environment_of_its_settings(
     endpoint: str, tmp_path: Path
 ) -> None:
+    from core.messaging.settings import BrokerSettings
+    from core.settings import TelemetrySettings
     from services.api.app import create_app
     from tests.services.api.helpers import settings_from
 
-    settings = settings_from(
-        data_dir=tmp_path,
-        database_url=None,
-        broker_url=None,
-        s3_bucket=None,
+    settings = settings_from(data_dir=tmp_path, database_url=None, s3_bucket=None)
+    telemetry = TelemetrySettings(
+        _env_file=None,  # type: ignore[call-arg]
         sentry_dsn=endpoint,
         sentry_environment="staging",
         sentry_release="minuta@1.2.3-test",
     )
-    create_app(settings, background=False)
+    create_app(
+        settings,
+        background=False,
+        broker_settings=BrokerSettings(broker_url=None),
+        telemetry=telemetry,
+    )
     job_id, tenant_id = uuid.uuid4(), uuid.uuid4()
     with job_scope(job_id, tenant_id):
         sentry_sdk.capture_message("an event applied badly")
@@ -202,14 +207,14 @@ def test_the_api_reports_with_the_release_and_environment_of_its_settings(
     assert event["tags"]["job_id"] == str(job_id) and event["tags"]["tenant"] == str(tenant_id)
 
 
-def test_the_worker_settings_carry_release_and_environment(
+def test_the_telemetry_settings_carry_release_and_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ml_controller.worker.settings import WorkerSettings
+    from core.settings import TelemetrySettings
 
     monkeypatch.setenv("MINUTA_SENTRY_ENVIRONMENT", "production")
     monkeypatch.setenv("MINUTA_SENTRY_RELEASE", "minuta@2.0.0")
-    settings = WorkerSettings(_env_file=None)  # type: ignore[call-arg]
+    settings = TelemetrySettings(_env_file=None)  # type: ignore[call-arg]
     assert (settings.sentry_environment, settings.sentry_release) == ("production", "minuta@2.0.0")
 
 

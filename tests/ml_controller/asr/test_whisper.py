@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import CacheSettings
 from ml_controller.asr.whisper import (
     UnknownLanguageError,
     WhisperTranscriber,
@@ -94,5 +95,6 @@ def test_language_codes_are_checked() -> None:
 
 
 def test_unknown_model_name_is_explained(tmp_path: Path) -> None:
+    cache = CacheSettings(cache_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="MINUTA_ASR_MODEL"):
-        resolve_model_dir(MLSettings(asr_model=str(tmp_path / "large-v3"), cache_dir=tmp_path))
+        resolve_model_dir(MLSettings(asr_model=str(tmp_path / "large-v3"), cache=cache))

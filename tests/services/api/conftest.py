@@ -24,11 +24,11 @@ from services.api.context import ApiContext
 from services.api.db.migrate import upgrade_database
 from services.api.settings import ApiSettings
 from services.api.tenants import create_tenant
+from testkit.postgres import postgres_url
+from testkit.s3_server import S3Server, seaweedfs_s3
 from tests.egress_fakes import LOOPBACK_CIDRS, fake_policy, loopback_only_client
 from tests.services.api.fakes import RecordingBrokerFake
 from tests.services.api.helpers import settings_from
-from testkit.postgres import postgres_url
-from testkit.s3_server import S3Server, seaweedfs_s3
 
 __all__ = ["postgres_url", "seaweedfs_s3"]  # fixtures, re-exported for pytest
 
@@ -89,7 +89,6 @@ def make_settings(
         # Explicit, so MINUTA_* variables of the shell running the tests cannot redirect them.
         "database_url": None,
         "s3_bucket": None,
-        "broker_url": None,
         "data_dir": tmp_path / "data",
         "public_base_url": "http://api.test",
         "webhook_backoff_seconds": 0.05,
