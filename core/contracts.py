@@ -3,18 +3,26 @@
 This is the ONLY module shared by the API and the ML controller. A consumer rejects a message
 whose `version` it does not know (it goes to the dead-letter queue with the reason), so a rolling
 upgrade never half-reads a message. Add fields with defaults; bump `version` for anything else.
+
+Each message is sent with the version of its own last change, and read in every version still
+in flight. Version 2 changed `job_completed` only (a typed result without voiceprints), so its
+consumer, the API, is upgraded before the workers; every other message is still sent as v1.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-CONTRACT_VERSION: Final = 1
+from core.results import MeetingResult
+
+CONTRACT_VERSION: Final = 2
+# The version of the messages that version 2 left as they were.
+_V1: Final = 1
 
 # Broker names: one place, so both sides declare the same topology.
 JOBS_EXCHANGE = "minuta.jobs"
@@ -34,17 +42,45 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Message(BaseModel):
+class _Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    version: Literal[1] = CONTRACT_VERSION
+    version: int  # each message narrows it to the versions it reads
     sent_at: datetime = Field(default_factory=_now)
 
 
-class SpeakerHintsMsg(BaseModel):
+class _Message(_Envelope):
+    """A message unchanged since v1."""
+
+    version: Literal[1] = _V1
+
+
+# How many people speak, when the user knows; `num_speakers` wins over the min/max bounds. The
+# API's upload form, the job message and the diarizers all take this one model. (Comments, not a
+# docstring: a docstring would become the API's OpenAPI description of it.)
+class SpeakerHints(BaseModel):
     num_speakers: int | None = Field(default=None, ge=1, le=64)
     min_speakers: int | None = Field(default=None, ge=1, le=64)
     max_speakers: int | None = Field(default=None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        low, high, exact = self.min_speakers, self.max_speakers, self.num_speakers
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_speakers must not be greater than max_speakers")
+        if exact is not None and (
+            (low is not None and exact < low) or (high is not None and exact > high)
+        ):
+            raise ValueError("num_speakers must lie between min_speakers and max_speakers")
+        return self
+
+    def bounds(self, default_max: int = 8) -> tuple[int, int]:
+        """The (fewest, most) speakers to look for."""
+        if self.num_speakers is not None:
+            return self.num_speakers, self.num_speakers
+        low = self.min_speakers or 1
+        high = self.max_speakers or max(default_max, low)
+        return low, high
 
 
 class ProcessMeetingJob(_Message):
@@ -58,7 +94,7 @@ class ProcessMeetingJob(_Message):
     audio_filename: str = "recording"
     language: str | None = None
     minutes_language: str | None = None
-    speakers: SpeakerHintsMsg = Field(default_factory=SpeakerHintsMsg)
+    speakers: SpeakerHints = Field(default_factory=SpeakerHints)
     attempt: int = 1
     # When the meeting was uploaded: its date in search filters.
     meeting_date: datetime | None = None
@@ -81,14 +117,31 @@ class JobProgress(_Message):
     fraction: float = Field(ge=0.0, le=1.0)
 
 
-class JobCompleted(_Message):
-    """The result is the JSON of `minuta process --format json` (types.MeetingResult)."""
+# Keys of a v1 `job_completed` result that are not the result's: the speakers' voiceprints.
+_V1_INTERNAL_KEYS: Final = frozenset({"voiceprints", "voiceprint_schema"})
 
+
+class JobCompleted(_Envelope):
+    """The result is what `minuta process --format json` writes. v1 (still read: it may be
+    queued during an upgrade) carried it as a dict that could hold the voiceprints too."""
+
+    version: Literal[1, 2] = CONTRACT_VERSION
     kind: Literal["job_completed"] = "job_completed"
     job_id: UUID
     meeting_id: UUID
     tenant_id: UUID
-    result: dict[str, Any]
+    result: MeetingResult
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: Any) -> Any:
+        # Biometric data never reaches the typed result, whatever the model ignores by default.
+        if isinstance(data, dict) and data.get("version") == 1:
+            result = data.get("result")
+            if isinstance(result, dict):
+                kept = {k: v for k, v in result.items() if k not in _V1_INTERNAL_KEYS}
+                return {**data, "result": kept}
+        return data
 
 
 class JobFailed(_Message):
@@ -113,14 +166,16 @@ def parse_job(body: bytes) -> ProcessMeetingJob:
     try:
         return ProcessMeetingJob.model_validate_json(body)
     except ValueError as exc:
-        raise UnknownContractError(f"not a v{CONTRACT_VERSION} process_meeting job: {exc}") from exc
+        raise UnknownContractError(f"not a v{_V1} process_meeting job: {exc}") from exc
 
 
 def parse_event(body: bytes) -> JobProgress | JobCompleted | JobFailed:
     try:
         return EVENT_ADAPTER.validate_json(body)
     except ValueError as exc:
-        raise UnknownContractError(f"not a v{CONTRACT_VERSION} job event: {exc}") from exc
+        raise UnknownContractError(
+            f"not a v{_V1} job event nor a v{CONTRACT_VERSION} job_completed: {exc}"
+        ) from exc
 
 
 # Search (RPC). The tenant comes from the caller's API key, never from the request body.
@@ -201,18 +256,18 @@ def parse_search_request(body: bytes) -> SearchRequest:
     try:
         return SearchRequest.model_validate_json(body)
     except ValueError as exc:
-        raise UnknownContractError(f"not a v{CONTRACT_VERSION} search request: {exc}") from exc
+        raise UnknownContractError(f"not a v{_V1} search request: {exc}") from exc
 
 
 def parse_search_reply(body: bytes) -> SearchReply:
     try:
         return SearchReply.model_validate_json(body)
     except ValueError as exc:
-        raise UnknownContractError(f"not a v{CONTRACT_VERSION} search reply: {exc}") from exc
+        raise UnknownContractError(f"not a v{_V1} search reply: {exc}") from exc
 
 
 def parse_vector_command(body: bytes) -> VectorCommand:
     try:
         return VECTOR_COMMAND_ADAPTER.validate_json(body)
     except ValueError as exc:
-        raise UnknownContractError(f"not a v{CONTRACT_VERSION} vector command: {exc}") from exc
+        raise UnknownContractError(f"not a v{_V1} vector command: {exc}") from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+
 class Word(BaseModel):
     start: float
     end: float
@@ -84,14 +85,14 @@ class AudioInfo(BaseModel):
 
 
 class MeetingResult(BaseModel):
+    # Said outright: stored results and v1 job_completed messages hold keys no longer here.
+    model_config = ConfigDict(extra="ignore")
+
     audio: AudioInfo
     speakers: list[Speaker]
     segments: list[Segment]
     topics: list[Topic]
     minutes: Minutes
     timings: dict[str, float] = Field(default_factory=dict)
-    # Speaker label -> voice embedding, for the vector store only: biometric data, so no
-    # export prints it (`export.to_json` leaves it out).
-    voiceprints: dict[str, list[float]] = Field(default_factory=dict)
-    # The speaker embedder's vector space of `voiceprints` (Diarization.embedding_schema).
-    voiceprint_schema: str | None = None
+    # No voiceprints here: they are biometric, for the vector store only, and travel beside the
+    # result inside the ML controller (ml_controller.types.Voiceprints).

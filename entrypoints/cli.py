@@ -80,9 +80,12 @@ def process(
     language: Annotated[
         str | None, typer.Option(help="Spoken language (e.g. en, ru); detected if left out")
     ] = None,
-    num_speakers: Annotated[int | None, typer.Option(min=1, help="Exact speaker count")] = None,
-    min_speakers: Annotated[int | None, typer.Option(min=1)] = None,
-    max_speakers: Annotated[int | None, typer.Option(min=1)] = None,
+    # 1..64 like the API's form: the speaker hints are one model (core.contracts.SpeakerHints).
+    num_speakers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Exact speaker count")
+    ] = None,
+    min_speakers: Annotated[int | None, typer.Option(min=1, max=64)] = None,
+    max_speakers: Annotated[int | None, typer.Option(min=1, max=64)] = None,
     minutes_language: Annotated[
         str | None, typer.Option(help="Language of the minutes; the meeting's by default")
     ] = None,
@@ -107,7 +110,12 @@ def process(
         raise _fail(str(exc)) from None
     options = ProcessOptions(
         language=language,
-        speakers=SpeakerHints(num_speakers, min_speakers, max_speakers),
+        # An exact count wins over the bounds (the shared hints model refuses one outside them).
+        speakers=(
+            SpeakerHints(num_speakers=num_speakers)
+            if num_speakers is not None
+            else SpeakerHints(min_speakers=min_speakers, max_speakers=max_speakers)
+        ),
         minutes_language=minutes_language,
         with_minutes=not no_minutes,
     )

@@ -14,15 +14,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from core.contracts import SpeakerHints
+from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker, Topic
 from ml_controller.align import assign_speakers, build_lines, renumber_speakers
 from ml_controller.asr.whisper import check_language
 from ml_controller.audio.decode import decode_audio, limits_from
 from ml_controller.audio.vad import detect_speech, plan_blocks, vad_options
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.progress import NullProgress, ProgressSink, reporter
 from ml_controller.settings import MLSettings, get_settings
-from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker, Topic
-from ml_controller.types import Diarization
+from ml_controller.types import Diarization, PipelineOutput, Voiceprints
 
 if TYPE_CHECKING:
     from ml_controller.asr.whisper import WhisperTranscriber
@@ -75,6 +75,17 @@ class MeetingPipeline:
         options: ProcessOptions | None = None,
         progress: ProgressSink | None = None,
     ) -> MeetingResult:
+        """The recording's result, what `minuta process` writes (its voiceprints are dropped)."""
+        return self.process_with_voices(path, options, progress).result
+
+    def process_with_voices(
+        self,
+        path: Path | str,
+        options: ProcessOptions | None = None,
+        progress: ProgressSink | None = None,
+    ) -> PipelineOutput:
+        """The recording's result, and its speakers' voiceprints apart from it (for the worker,
+        which keeps them in the vector store)."""
         options = options or ProcessOptions()
         sink = progress or NullProgress()
         language = check_language(options.language)
@@ -129,7 +140,7 @@ class MeetingPipeline:
                 options.with_minutes,
             )
         topics = _titled(topics, minutes)
-        return MeetingResult(
+        result = MeetingResult(
             audio=AudioInfo(
                 duration=round(duration, 3),
                 language=meeting_language,
@@ -141,9 +152,8 @@ class MeetingPipeline:
             topics=topics,
             minutes=minutes,
             timings=timings,
-            voiceprints=voiceprints,
-            voiceprint_schema=diarization.embedding_schema if voiceprints else None,
         )
+        return PipelineOutput(result=result, voiceprints=voiceprints)
 
     def _topics(self, lines: list[Segment]) -> list[Topic]:
         if not lines:
@@ -172,12 +182,15 @@ class MeetingPipeline:
 
 def _voiceprints(
     raw_labels: list[str], lines: list[Segment], diarization: Diarization
-) -> dict[str, list[float]]:
+) -> Voiceprints:
     """The diarization's voice embeddings under the transcript's renumbered speaker labels."""
     renamed = {raw: line.speaker for raw, line in zip(raw_labels, lines, strict=True)}
-    return {
+    vectors = {
         renamed[raw]: vector for raw, vector in diarization.embeddings.items() if raw in renamed
     }
+    return Voiceprints(
+        embedding_schema=diarization.embedding_schema if vectors else None, vectors=vectors
+    )
 
 
 def _titled(topics: list[Topic], minutes: Minutes) -> list[Topic]:

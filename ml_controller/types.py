@@ -1,4 +1,5 @@
-"""Typed results passed between the pipeline's stages (before they become a MeetingResult).
+"""Typed results passed between the pipeline's stages (before they become a MeetingResult), and
+what the pipeline hands the worker beside the result.
 
 Times are seconds from the start of the recording.
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from core.results import Word
+from core.results import MeetingResult, Word
+
 
 class SpeechRegion(BaseModel):
     """A stretch of audio that voice activity detection judged to contain speech."""
@@ -49,3 +51,20 @@ class Diarization(BaseModel):
     # The vector space of `embeddings` ("campplus-192-v1", "ge2e-256-v1", "pyannote-…"):
     # voiceprints of different schemas are never compared.
     embedding_schema: str | None = None
+
+
+class Voiceprints(BaseModel):
+    """A meeting's speakers' voices, for naming them in later meetings: biometric data that only
+    the vector store keeps, never part of the MeetingResult anyone reads."""
+
+    # The speaker embedder's vector space (Diarization.embedding_schema); None when no vectors.
+    embedding_schema: str | None = None
+    # Transcript speaker label ("S1") -> L2-normalised voice embedding.
+    vectors: dict[str, list[float]] = Field(default_factory=dict)
+
+
+class PipelineOutput(BaseModel):
+    """One processed recording: the public result and, apart from it, its voiceprints."""
+
+    result: MeetingResult
+    voiceprints: Voiceprints = Field(default_factory=Voiceprints)

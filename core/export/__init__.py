@@ -10,8 +10,7 @@ from core.results import MeetingResult
 
 
 def to_json(result: MeetingResult) -> str:
-    # Voiceprints are biometric data for the vector store, not part of what a user downloads.
-    return result.model_dump_json(indent=2, exclude={"voiceprints", "voiceprint_schema"}) + "\n"
+    return result.model_dump_json(indent=2) + "\n"
 
 
 FORMATS: dict[str, Callable[[MeetingResult], str]] = {

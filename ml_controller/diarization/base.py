@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+# The user's hints are the API's and the job's own model: one type from the form to here.
+from core.contracts import SpeakerHints
 from ml_controller.types import Diarization, SpeechRegion
 
-
-@dataclass(frozen=True)
-class SpeakerHints:
-    """Optional user hints; `num_speakers` wins over the min/max bounds."""
-
-    num_speakers: int | None = None
-    min_speakers: int | None = None
-    max_speakers: int | None = None
-
-    def bounds(self, default_max: int = 8) -> tuple[int, int]:
-        if self.num_speakers is not None:
-            return self.num_speakers, self.num_speakers
-        low = self.min_speakers or 1
-        high = self.max_speakers or max(default_max, low)
-        return low, high
+__all__ = ["Diarizer", "SpeakerHints"]
 
 
 class Diarizer(Protocol):

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from core.contracts import SpeakerHints
 from ml_controller.audio.constants import SAMPLE_RATE
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.diarization.clustering import (
     ClusteringParams,
     assign_speakers,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.contracts import SpeakerHints
 from ml_controller.audio.constants import SAMPLE_RATE
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.diarization.labels import to_diarization
 from ml_controller.types import Diarization, SpeechRegion
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import json
 import logging
 import re
 import shutil
@@ -26,17 +27,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import sentry_sdk
 
-from ml_controller.diarization.base import SpeakerHints
-from ml_controller.pipeline import MeetingPipeline, ProcessOptions
-from core.results import MeetingResult
-from ml_controller.worker import failpoints
-from ml_controller.worker.download import JobOverError, download
-from ml_controller.worker.failures import classify, store_unreachable
-from ml_controller.worker.health import HealthState, WorkerMetrics, new_health_state
-from ml_controller.worker.ledger import JobLedger
-from ml_controller.worker.progress import BrokerProgress
-from ml_controller.worker.settings import WorkerSettings
-from ml_controller.worker.vectors import MeetingVectors, VectorStepError
 from core.contracts import (
     SEARCH_RPC_QUEUE,
     FailureKind,
@@ -47,8 +37,19 @@ from core.contracts import (
     parse_event,
 )
 from core.messaging.base import Broker, DependencyUnavailableError, RetryableJobError
+from core.results import MeetingResult
 from core.telemetry.logging import log_context
 from core.telemetry.sentry import job_scope
+from ml_controller.pipeline import MeetingPipeline, ProcessOptions
+from ml_controller.types import PipelineOutput, Voiceprints
+from ml_controller.worker import failpoints
+from ml_controller.worker.download import JobOverError, download
+from ml_controller.worker.failures import classify, store_unreachable
+from ml_controller.worker.health import HealthState, WorkerMetrics, new_health_state
+from ml_controller.worker.ledger import JobLedger
+from ml_controller.worker.progress import BrokerProgress
+from ml_controller.worker.settings import WorkerSettings
+from ml_controller.worker.vectors import MeetingVectors, VectorStepError
 
 if TYPE_CHECKING:
     from ml_controller.vectors import VectorSettings
@@ -58,10 +59,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _UNSAFE = re.compile(r"[^\w.\-]+")
-
-
-class JobInputError(ValueError):
-    """The job itself asks for something impossible (a bad speaker range)."""
 
 
 async def run_in_thread(fn: Callable[[], T], name: str) -> T:
@@ -97,16 +94,25 @@ def local_name(filename: str) -> str:
 
 
 def options_for(job: ProcessMeetingJob) -> ProcessOptions:
-    hints = job.speakers
-    if hints.min_speakers and hints.max_speakers and hints.min_speakers > hints.max_speakers:
-        raise JobInputError(
-            f"min_speakers {hints.min_speakers} is more than max_speakers {hints.max_speakers}"
-        )
+    # The hints were checked when the job was read (a bad range never parses).
     return ProcessOptions(
         language=job.language,
-        speakers=SpeakerHints(hints.num_speakers, hints.min_speakers, hints.max_speakers),
+        speakers=job.speakers,
         minutes_language=job.minutes_language,
     )
+
+
+def kept_output(raw: bytes) -> PipelineOutput:
+    """A pipeline output kept for a retry. One kept before voiceprints left the result (by the
+    previous version of the worker, across an upgrade) is the result itself, voiceprints in it."""
+    data = json.loads(raw)
+    if "result" in data:
+        return PipelineOutput.model_validate(data)
+    voices = Voiceprints(
+        embedding_schema=data.pop("voiceprint_schema", None),
+        vectors=data.pop("voiceprints", None) or {},
+    )
+    return PipelineOutput(result=MeetingResult.model_validate(data), voiceprints=voices)
 
 
 def failed(
@@ -291,7 +297,7 @@ class Worker:
                 job_id=job.job_id,
                 meeting_id=job.meeting_id,
                 tenant_id=job.tenant_id,
-                result=result.model_dump(mode="json"),
+                result=result,
             )
             await self._finish(completed)
             self.metrics.jobs_completed.inc()
@@ -320,16 +326,15 @@ class Worker:
                 kept = pipeline_results.get(job.job_id)
                 if kept is not None:
                     log.info("job %s: speech results kept from an earlier attempt", job.job_id)
-                    result = MeetingResult.model_validate_json(kept)
+                    output = kept_output(kept)
                 else:
-                    result = self.pipeline.process(path, options, progress=progress)
+                    output = self.pipeline.process_with_voices(path, options, progress=progress)
                     if vectors is not None:
-                        pipeline_results.put(job.job_id, result.model_dump_json().encode())
-                if vectors is not None:
-                    failpoints.hit("indexing", self.settings.worker_failpoint)
-                    result = vectors.name_and_index(job, result).result
-                # Voiceprints are biometric and big: they stay in the vector store.
-                return result.model_copy(update={"voiceprints": {}})
+                        pipeline_results.put(job.job_id, output.model_dump_json().encode())
+                if vectors is None:
+                    return output.result
+                failpoints.hit("indexing", self.settings.worker_failpoint)
+                return vectors.name_and_index(job, output).result
 
         try:
             began = time.perf_counter()
@@ -350,7 +355,7 @@ class Worker:
         failpoints.hit("before-ack", self.settings.worker_failpoint)
 
     async def _fail(self, job: ProcessMeetingJob, exc: Exception, local_path: str) -> None:
-        kind = FailureKind.bad_input if isinstance(exc, JobInputError) else classify(exc)
+        kind = classify(exc)
         reason = (str(exc) or type(exc).__name__).replace(local_path, job.audio_filename)
         self.metrics.jobs_failed.labels(kind.value).inc()
         if kind is FailureKind.bad_input:

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_controller.speakers.naming import NamingParams, name_speakers, naming_for
-from core.results import MeetingResult
-from ml_controller.vectors import SearchQuery, VectorStore
 from core.contracts import (
     DeleteMeetingVectors,
     DeletePerson,
@@ -27,6 +24,10 @@ from core.contracts import (
     VectorCommand,
     parse_search_request,
 )
+from core.results import MeetingResult
+from ml_controller.speakers.naming import NamingParams, name_speakers, naming_for
+from ml_controller.types import PipelineOutput
+from ml_controller.vectors import SearchQuery, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class VectorStepError(RuntimeError):
 
 @dataclass(frozen=True)
 class NamedMeeting:
-    result: MeetingResult  # person ids set on recognised speakers; no voiceprints
+    result: MeetingResult  # person ids set on recognised speakers
     named: int
     indexed_points: int
 
@@ -48,16 +49,17 @@ class MeetingVectors:
         # None: the parameters calibrated for the embedder that made the meeting's voiceprints.
         self.naming = naming
 
-    def name_and_index(self, job: ProcessMeetingJob, result: MeetingResult) -> NamedMeeting:
+    def name_and_index(self, job: ProcessMeetingJob, output: PipelineOutput) -> NamedMeeting:
         """Recognise enrolled persons among the speakers, keep this meeting's voiceprints for
         later naming, and index its passages for search. Returns the result to publish."""
         tenant, meeting = str(job.tenant_id), str(job.meeting_id)
+        result, prints = output.result, output.voiceprints
         try:
             voices = {
                 label: np.asarray(vector, dtype=np.float32)
-                for label, vector in result.voiceprints.items()
+                for label, vector in prints.vectors.items()
             }
-            schema = result.voiceprint_schema
+            schema = prints.embedding_schema
             enrolled = self.store.enrolled_voices(tenant, schema)
             params = self.naming or naming_for(schema)
             matches = name_speakers(voices, enrolled, params, schema=schema)
@@ -75,13 +77,11 @@ class MeetingVectors:
             speakers = [
                 s.model_copy(update={"person_id": persons.get(s.id)}) for s in result.speakers
             ]
-            named = result.model_copy(
-                update={"speakers": speakers, "voiceprints": {}, "voiceprint_schema": None}
-            )
+            named = result.model_copy(update={"speakers": speakers})
             # Stored unassigned: only a person's own naming (an enroll command) makes a voice
             # theirs, so a wrong automatic match never reinforces itself.
             self.store.add_voiceprints(
-                tenant, meeting, result.voiceprints, dict.fromkeys(result.voiceprints), schema
+                tenant, meeting, prints.vectors, dict.fromkeys(prints.vectors), schema
             )
             stats = self.store.index_meeting(tenant, meeting, named, job.meeting_date)
         except Exception as exc:

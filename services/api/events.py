@@ -18,13 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.contracts import DeleteMeetingVectors, JobCompleted, JobFailed, JobProgress
+from core.results import MeetingResult, Speaker
+from core.telemetry.logging import log_context
 from services.api.db.models import AppliedEvent, Meeting, MeetingSpeaker, MeetingStatus, utcnow
+from services.api.meetings import store_result
 from services.api.metrics import record_job_failure
 from services.api.outbox import add_vector_command
 from services.api.persons import known_persons
 from services.api.schemas import WebhookEvent
-from core.contracts import DeleteMeetingVectors, JobCompleted, JobFailed, JobProgress
-from core.telemetry.logging import log_context
 
 log = logging.getLogger(__name__)
 
@@ -162,29 +164,35 @@ def _record(session: AsyncSession, meeting: Meeting, event: JobEvent) -> None:
     )
 
 
+def _person_id(value: str | None) -> uuid.UUID | None:
+    """The speaker's person id as the worker sent it; None for none or a malformed one."""
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 async def _recognised_speakers(
-    session: AsyncSession, meeting: Meeting, result: dict[str, Any]
-) -> dict[str, Any]:
+    session: AsyncSession, meeting: Meeting, result: MeetingResult
+) -> MeetingResult:
     """Records the persons the worker recognised by voice (those still persons of the tenant)
-    and returns the result to store, without voiceprints (names are read from `persons`)."""
-    speakers = [dict(s) for s in result.get("speakers", []) if isinstance(s, dict)]
-    claimed: dict[str, uuid.UUID] = {}
-    for speaker in speakers:
-        try:
-            claimed[str(speaker["id"])] = uuid.UUID(str(speaker.get("person_id")))
-        except (KeyError, ValueError):
-            continue
+    and returns the result to store (names are read from `persons`)."""
+    claimed = {s.id: pid for s in result.speakers if (pid := _person_id(s.person_id)) is not None}
     known = await known_persons(session, meeting.tenant_id, claimed.values())
-    for speaker in speakers:
-        person_id = claimed.get(str(speaker.get("id")))
-        if person_id in known:
+    speakers: list[Speaker] = []
+    for speaker in result.speakers:
+        person_id = claimed.get(speaker.id)
+        if person_id is not None and person_id in known:
             session.add(
-                MeetingSpeaker(meeting_id=meeting.id, label=str(speaker["id"]), person_id=person_id)
+                MeetingSpeaker(meeting_id=meeting.id, label=speaker.id, person_id=person_id)
             )
+            speakers.append(speaker)
         else:
             # A person deleted (or merged away) since the worker matched the voice.
-            speaker["person_id"] = None
-    return {**{k: v for k, v in result.items() if k != "voiceprints"}, "speakers": speakers}
+            speakers.append(speaker.model_copy(update={"person_id": None}))
+    return result.model_copy(update={"speakers": speakers})
 
 
 async def _apply_completed(session: AsyncSession, meeting: Meeting, event: JobCompleted) -> bool:
@@ -193,7 +201,7 @@ async def _apply_completed(session: AsyncSession, meeting: Meeting, event: JobCo
     # Even after a final failure: a result that did arrive is worth more than the failure.
     _record(session, meeting, event)
     meeting.status = MeetingStatus.completed.value
-    meeting.result = await _recognised_speakers(session, meeting, event.result)
+    store_result(meeting, await _recognised_speakers(session, meeting, event.result))
     meeting.progress = {stage: 1.0 for stage in (meeting.progress or {})}
     meeting.error = None
     meeting.failure_kind = None

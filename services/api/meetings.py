@@ -11,16 +11,11 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.contracts import SpeakerHints
 from core.results import MeetingResult
 from services.api.db.models import Meeting, MeetingStatus
 from services.api.persons import SpeakerIdentity, speaker_identities
-from services.api.schemas import (
-    AudioOut,
-    MeetingEventOut,
-    MeetingOut,
-    MeetingSummary,
-    SpeakerHints,
-)
+from services.api.schemas import AudioOut, MeetingEventOut, MeetingOut, MeetingSummary
 
 
 def audio_key(tenant_id: uuid.UUID, meeting_id: uuid.UUID) -> str:
@@ -74,15 +69,26 @@ async def list_meetings(
 Identities = dict[tuple[uuid.UUID, str], SpeakerIdentity]
 
 
+def stored_result(meeting: Meeting) -> MeetingResult | None:
+    """The meeting's result column (JSON in the database) as the model; None before one came."""
+    if meeting.result is None:
+        return None
+    return MeetingResult.model_validate(meeting.result)
+
+
+def store_result(meeting: Meeting, result: MeetingResult) -> None:
+    # A new dict each time: JSON columns do not track in-place changes.
+    meeting.result = result.model_dump(mode="json")
+
+
 def result_with_names(
     meeting: Meeting, identities: Identities | None = None
 ) -> MeetingResult | None:
     """The stored result with who its speakers are: the persons they were named as or
     recognised as (`meeting_speakers`, names from `persons`), else older plain names."""
-    if meeting.result is None:
+    result = stored_result(meeting)
+    if result is None:
         return None
-    result = MeetingResult.model_validate(meeting.result)
-    result.voiceprints = {}
     names: dict[str, Any] = meeting.speaker_names or {}
     for speaker in result.speakers:
         identity = (identities or {}).get((meeting.id, speaker.id))

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.contracts import (
     VECTOR_COMMAND_ADAPTER,
     ProcessMeetingJob,
-    SpeakerHintsMsg,
+    SpeakerHints,
     VectorCommand,
 )
 from core.messaging.base import Broker, BrokerUnavailableError
@@ -140,7 +140,7 @@ class OutboxRelay:
             audio_filename=meeting.audio_filename,
             language=meeting.language,
             minutes_language=meeting.minutes_language,
-            speakers=SpeakerHintsMsg(
+            speakers=SpeakerHints(
                 num_speakers=meeting.num_speakers,
                 min_speakers=meeting.min_speakers,
                 max_speakers=meeting.max_speakers,

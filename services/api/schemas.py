@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.contracts import SpeakerHints
 from core.results import MeetingResult, Minutes
 from services.api.db.models import MeetingStatus, RetentionScope
 
@@ -46,23 +47,6 @@ class TextBody(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str = Field(description="What went wrong, for a person to read.")
-
-
-class SpeakerHints(BaseModel):
-    num_speakers: int | None = Field(default=None, ge=1, le=64)
-    min_speakers: int | None = Field(default=None, ge=1, le=64)
-    max_speakers: int | None = Field(default=None, ge=1, le=64)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SpeakerHints:
-        low, high, exact = self.min_speakers, self.max_speakers, self.num_speakers
-        if low is not None and high is not None and low > high:
-            raise ValueError("min_speakers must not be greater than max_speakers")
-        if exact is not None and (
-            (low is not None and exact < low) or (high is not None and exact > high)
-        ):
-            raise ValueError("num_speakers must lie between min_speakers and max_speakers")
-        return self
 
 
 def _check_language(value: str) -> str:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ml_controller.diarization.base import SpeakerHints
+from core.contracts import SpeakerHints
 from core.export import render
-from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 from core.results import MeetingResult
+from ml_controller.pipeline import MeetingPipeline, ProcessOptions
+from ml_controller.types import PipelineOutput
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +20,14 @@ def pipeline() -> MeetingPipeline:
 
 
 @pytest.fixture(scope="module")
-def english(pipeline: MeetingPipeline, data_dir: Path) -> MeetingResult:
+def processed(pipeline: MeetingPipeline, data_dir: Path) -> PipelineOutput:
     path = data_dir / "synthetic_meetings/synth_en_meeting/synth_en_meeting.wav"
-    return pipeline.process(path, ProcessOptions())
+    return pipeline.process_with_voices(path, ProcessOptions())
+
+
+@pytest.fixture(scope="module")
+def english(processed: PipelineOutput) -> MeetingResult:
+    return processed.result
 
 
 def test_every_word_has_exactly_one_known_speaker(english: MeetingResult) -> None:
@@ -64,18 +70,19 @@ def test_timings_cover_every_stage(english: MeetingResult) -> None:
     }
 
 
-def test_every_speaker_has_a_unit_voiceprint_that_exports_leave_out(
-    english: MeetingResult,
+def test_every_speaker_has_a_unit_voiceprint_apart_from_the_result(
+    processed: PipelineOutput,
 ) -> None:
+    english, voiceprints = processed.result, processed.voiceprints
     # Voiceprints come under the transcript's renumbered labels, for exactly its speakers.
-    assert set(english.voiceprints) == {s.id for s in english.speakers}
-    # CAM++ vectors, and the result says which embedder made them.
-    assert english.voiceprint_schema == "campplus-192-v1"
-    for vector in english.voiceprints.values():
+    assert set(voiceprints.vectors) == {s.id for s in english.speakers}
+    # CAM++ vectors, and they say which embedder made them.
+    assert voiceprints.embedding_schema == "campplus-192-v1"
+    for vector in voiceprints.vectors.values():
         assert len(vector) == 192
         assert abs(sum(x * x for x in vector) - 1.0) < 1e-4
     exported = render(english, "json")
-    assert "voiceprints" not in exported and "voiceprint_schema" not in exported
+    assert "voiceprint" not in exported
 
 
 def test_speaker_count_hint_is_obeyed(pipeline: MeetingPipeline, data_dir: Path) -> None:

@@ -20,16 +20,16 @@ import pytest
 
 import tests.ml_controller.vectors.test_store as store_checks
 import tests.ml_controller.vectors.test_voiceprints as voiceprint_checks
+from core.contracts import FailureKind, ProcessMeetingJob
 from ml_controller.settings import MLSettings
 from ml_controller.text_embedding import TextEmbedder
-from core.results import MeetingResult
+from ml_controller.types import PipelineOutput, Voiceprints
 from ml_controller.vectors.models import SearchQuery
 from ml_controller.vectors.schema import CHUNK_INDEXES, SCHEMA_VERSION, VOICE_INDEXES, read_version
 from ml_controller.vectors.settings import VectorSettings
 from ml_controller.vectors.store import VectorStore
 from ml_controller.worker.failures import classify
 from ml_controller.worker.vectors import MeetingVectors, VectorStepError
-from core.contracts import FailureKind, ProcessMeetingJob
 from tests.ml_controller.vectors.conftest import meeting_result, qmsum_meeting
 from tests.services.qdrant_mock_server import MockQdrant, mock_qdrant_server
 
@@ -98,13 +98,12 @@ def job_for(tenant: uuid.UUID, meeting: uuid.UUID) -> ProcessMeetingJob:
     )
 
 
-def voiced_result(data_dir: Path, voices: dict[str, list[float]]) -> MeetingResult:
-    """A real meeting's text whose speakers carry the given voiceprints."""
+def voiced_result(data_dir: Path, voices: dict[str, list[float]]) -> PipelineOutput:
+    """A real meeting's text whose speakers have the given voiceprints (legacy schema)."""
     turns = qmsum_meeting(data_dir, "ES2006a", 12)
     labels = list(voices)
     turns = [{**t, "speaker": labels[i % len(labels)]} for i, t in enumerate(turns)]
-    result = meeting_result(turns)
-    return result.model_copy(update={"voiceprints": voices})
+    return PipelineOutput(result=meeting_result(turns), voiceprints=Voiceprints(vectors=voices))
 
 
 def test_mock_schema_is_created_with_its_payload_indexes(store: VectorStore) -> None:
@@ -164,7 +163,6 @@ def test_mock_worker_names_a_known_voice_in_a_new_meeting(
     )
     assert named.named == 1
     assert {s.id: s.person_id for s in named.result.speakers} == {"A": "p-anna", "B": None}
-    assert named.result.voiceprints == {}
     assert named.indexed_points == store.count_points(str(acme), str(second))["chunks"] > 0
 
     # Another tenant never matches acme's person.

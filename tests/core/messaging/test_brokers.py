@@ -25,9 +25,18 @@ from core.messaging.base import (
     RpcTimeoutError,
 )
 from core.messaging.delivery import ATTEMPT_HEADER, ERROR_TYPE_HEADER, SOURCE_HEADER
+from core.results import AudioInfo, MeetingResult, Minutes
 from testkit.rabbitmq import Harness, make_job
 
 KINDS = ["memory", "amqp", "amqp-quorum"]
+# A result of nothing said: delivery is what these tests look at, not the result.
+SILENCE = MeetingResult(
+    audio=AudioInfo(duration=0.0, language="en"),
+    speakers=[],
+    segments=[],
+    topics=[],
+    minutes=Minutes.empty("en"),
+)
 
 
 def run(scenario: Callable[[Harness], Awaitable[None]], kind: str, **settings: Any) -> None:
@@ -217,7 +226,7 @@ def test_a_job_is_acked_only_after_its_handler_returned(kind: str) -> None:
                     job_id=job.job_id,
                     meeting_id=job.meeting_id,
                     tenant_id=job.tenant_id,
-                    result={"segments": []},
+                    result=SILENCE,
                 )
             )
             completed.append(job)
@@ -283,7 +292,10 @@ def test_an_event_waits_out_a_dependency_outage_without_using_attempts(kind: str
         await api.consume_events(apply)
         await worker.publish_event(
             JobCompleted(
-                job_id=job.job_id, meeting_id=job.meeting_id, tenant_id=job.tenant_id, result={}
+                job_id=job.job_id,
+                meeting_id=job.meeting_id,
+                tenant_id=job.tenant_id,
+                result=SILENCE,
             )
         )
         await until(lambda: len(applied) == 1, timeout=30)

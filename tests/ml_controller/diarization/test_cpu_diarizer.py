@@ -26,9 +26,9 @@ from benchmarks.diarization_quality import (
     synthetic_files,
     true_count,
 )
+from core.contracts import SpeakerHints
 from ml_controller.audio.decode import decode_audio
 from ml_controller.audio.vad import detect_speech, vad_options
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.diarization.cpu import CpuDiarizer
 from ml_controller.settings import MLSettings
 from ml_controller.types import Diarization, SpeechRegion

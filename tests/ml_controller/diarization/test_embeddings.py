@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pyannote.core as core
 
+from core.contracts import SpeakerHints
 from ml_controller.audio.decode import decode_audio
 from ml_controller.audio.vad import detect_speech, vad_options
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.diarization.cpu import CpuDiarizer
 from ml_controller.diarization.labels import to_diarization
 from ml_controller.diarization.pyannote_backend import PyannoteDiarizer, speaker_embeddings

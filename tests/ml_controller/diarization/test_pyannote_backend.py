@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ml_controller.diarization.base import SpeakerHints
+from core.contracts import SpeakerHints
 from ml_controller.diarization.factory import make_diarizer
 from ml_controller.diarization.pyannote_backend import (
     PyannoteDiarizer,

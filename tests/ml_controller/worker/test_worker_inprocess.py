@@ -6,6 +6,7 @@ The real pipeline on RabbitMQ in a real process is test_worker_process.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import urllib.request
 import uuid
@@ -16,11 +17,23 @@ from typing import Any
 import httpx
 import pytest
 
+from core.contracts import (
+    FailureKind,
+    JobCompleted,
+    JobFailed,
+    JobProgress,
+    ProcessMeetingJob,
+    UnknownContractError,
+    parse_job,
+)
+from core.messaging.memory import MemoryBroker
+from core.messaging.settings import BrokerSettings
+from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker
 from ml_controller.audio.decode import AudioInputError
 from ml_controller.llm.base import LLMError
 from ml_controller.pipeline import ProcessOptions
 from ml_controller.progress import ProgressSink
-from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker
+from ml_controller.types import PipelineOutput
 from ml_controller.worker.download import (
     BadDownloadError,
     TransientDownloadError,
@@ -30,16 +43,6 @@ from ml_controller.worker.failures import classify
 from ml_controller.worker.health import HealthServer, WorkerMetrics, new_health_state
 from ml_controller.worker.runner import Worker
 from ml_controller.worker.settings import WorkerSettings
-from core.contracts import (
-    FailureKind,
-    JobCompleted,
-    JobFailed,
-    JobProgress,
-    ProcessMeetingJob,
-    SpeakerHintsMsg,
-)
-from core.messaging.memory import MemoryBroker
-from core.messaging.settings import BrokerSettings
 from tests.ml_controller.worker.fileserver import FileServer, file_server
 
 Event = JobProgress | JobCompleted | JobFailed
@@ -53,9 +56,9 @@ class FakePipeline:
         self.seconds = seconds
         self.calls: list[tuple[Path, ProcessOptions]] = []
 
-    def process(
+    def process_with_voices(
         self, path: Path | str, options: ProcessOptions | None = None, progress: Any = None
-    ) -> MeetingResult:
+    ) -> PipelineOutput:
         sink: ProgressSink = progress
         assert options is not None
         self.calls.append((Path(path), options))
@@ -70,13 +73,14 @@ class FakePipeline:
         if self.failures:
             raise self.failures.pop(0)
         text = Path(path).read_bytes().decode()
-        return MeetingResult(
+        result = MeetingResult(
             audio=AudioInfo(duration=10.0, language="en", source=Path(path).name),
             speakers=[Speaker(id="S1")],
             segments=[Segment(start=0.0, end=10.0, speaker="S1", text=text)],
             topics=[],
             minutes=Minutes.empty("en"),
         )
+        return PipelineOutput(result=result)
 
 
 def job_for(url: str, **overrides: Any) -> ProcessMeetingJob:
@@ -164,8 +168,8 @@ def test_a_job_completes_with_throttled_progress_and_a_replay_is_not_recomputed(
         await until(lambda: len(s.of(job, JobCompleted)) == 2)
         first, second = s.of(job, JobCompleted)
         assert first.result == second.result
-        assert first.result["segments"][0]["text"] == "hello from the meeting"
-        assert first.result["audio"]["source"] == "weekly_sync.wav"
+        assert first.result.segments[0].text == "hello from the meeting"
+        assert first.result.audio.source == "weekly_sync.wav"
         progress = s.of(job, JobProgress)
         stages = [p.stage for p in progress]
         assert stages[0] == "decode" and "transcription" in stages
@@ -187,13 +191,9 @@ def test_bad_input_fails_once_and_is_not_retried(tmp_path: Path) -> None:
         bad_audio = job_for(s.server.add("/garbage.wav", body=b"garbage"))
         gone = job_for(s.server.add("/gone.wav", status=404))
         expired = job_for(s.server.add("/expired.wav", status=403))
-        speakers = job_for(
-            s.server.add("/ok.wav", body=b"x"),
-            speakers=SpeakerHintsMsg(min_speakers=4, max_speakers=2),
-        )
-        for job in (bad_audio, gone, expired, speakers):
+        for job in (bad_audio, gone, expired):
             await s.broker.publish_job(job)
-        jobs = (bad_audio, gone, expired, speakers)
+        jobs = (bad_audio, gone, expired)
         await until(lambda: all(s.of(j, JobFailed) for j in jobs))
         await asyncio.sleep(0.6)  # three retry delays: nothing comes back
         for job in jobs:
@@ -203,12 +203,20 @@ def test_bad_input_fails_once_and_is_not_retried(tmp_path: Path) -> None:
             assert "s3cr3t" not in failure.reason
         assert "HTTP 404" in s.of(gone, JobFailed)[0].reason
         assert "expired" in s.of(expired, JobFailed)[0].reason
-        assert "min_speakers 4" in s.of(speakers, JobFailed)[0].reason
         assert s.server.routes["/gone.wav"].hits == 1
         assert len(pipeline.calls) == 1
         assert await s.broker.take_dead_letters() == []
 
     scenario(tmp_path, pipeline, body)
+
+
+def test_a_job_with_an_impossible_speaker_range_is_never_read() -> None:
+    # The hints are the API's own model: a job whose range the API would refuse does not parse
+    # (it is dead-lettered with the reason), so the pipeline never sees it.
+    job = job_for("http://127.0.0.1/ok.wav").model_dump(mode="json")
+    job["speakers"] = {"min_speakers": 4, "max_speakers": 2}
+    with pytest.raises(UnknownContractError, match="min_speakers must not be greater"):
+        parse_job(json.dumps(job).encode())
 
 
 def test_transient_failures_are_retried_then_dead_lettered(tmp_path: Path) -> None:

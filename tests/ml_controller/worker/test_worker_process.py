@@ -206,10 +206,10 @@ def test_a_real_recording_completes_and_sigterm_lets_the_job_finish(
             progress = api.of(job, JobProgress)
             assert api.events.index(progress[-1]) < api.events.index(completed)
             assert {"decode", "transcription", "speakers"} <= {p.stage for p in progress}
-            text = " ".join(s["text"] for s in completed.result["segments"]).lower()
+            text = " ".join(s.text for s in completed.result.segments).lower()
             assert "ask not what your country can do for you" in text
-            assert completed.result["audio"]["language"] == "en"
-            assert completed.result["audio"]["source"] == "jfk.flac"
+            assert completed.result.audio.language == "en"
+            assert completed.result.audio.source == "jfk.flac"
             assert api.of(job, JobFailed) == []
             assert await api.queue_depth(api.broker.names.jobs.name) == 0
             assert await api.broker.take_dead_letters() == []
@@ -311,7 +311,7 @@ def test_a_killed_workers_job_is_completed_by_another(tmp_path: Path, jfk: bytes
             await api.until(lambda: bool(api.of(job, JobCompleted)), JOB_TIMEOUT, "the result")
             await asyncio.sleep(1)
             (completed,) = api.of(job, JobCompleted)
-            assert completed.result["segments"], "the second worker produced the transcript"
+            assert completed.result.segments, "the second worker produced the transcript"
             assert api.of(job, JobFailed) == []
             assert server.routes["/jfk.flac"].hits == 2
             assert await api.queue_depth(api.broker.names.jobs.name) == 0

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.contracts import JobCompleted, JobProgress
+from core.results import MeetingResult
 from services.api.db.models import Meeting, OutboxJob
 from services.api.settings import ApiSettings
-from core.contracts import JobCompleted, JobProgress
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -102,9 +103,10 @@ def progress(meeting: Meeting, stage: str, fraction: float) -> JobProgress:
 
 
 def completed(meeting: Meeting, result: dict[str, Any] | None = None) -> JobCompleted:
+    """The worker's completion of the meeting's job; `result` as JSON (the sample by default)."""
     return JobCompleted(
         job_id=meeting.job_id,
         meeting_id=meeting.id,
         tenant_id=meeting.tenant_id,
-        result=result if result is not None else sample_result(),
+        result=MeetingResult.model_validate(result if result is not None else sample_result()),
     )

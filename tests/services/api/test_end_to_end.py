@@ -18,13 +18,14 @@ import httpx
 import pytest
 import uvicorn
 
-from services.api.app import create_app
-from services.api.settings import ApiSettings
 from core.contracts import JobCompleted, JobProgress, ProcessMeetingJob
 from core.messaging.base import Broker
+from core.results import MeetingResult
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+from testkit.rabbitmq import Harness
 from tests.services.api.conftest import make_settings
 from tests.services.api.helpers import sample_result
-from testkit.rabbitmq import Harness
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +81,7 @@ class StandInWorker:
                 job_id=job.job_id,
                 meeting_id=job.meeting_id,
                 tenant_id=job.tenant_id,
-                result=sample_result(),
+                result=MeetingResult.model_validate(sample_result()),
             )
         )
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core.contracts import FailureKind, JobFailed, parse_event
 from services.api.db.models import AppliedEvent, Meeting
-from core.contracts import FailureKind, JobFailed
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed, progress, sample_result
 
@@ -99,6 +99,34 @@ async def test_completion_applies_once_and_late_events_never_undo_it(
     assert hooks.fired == [(meeting.tenant_id, "meeting.completed")]
     async with stack.ctx.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(AppliedEvent)) == 1
+
+
+async def test_a_v1_completion_still_queued_is_stored_without_voiceprints(
+    stack: ApiStack, audio_dir: Path
+) -> None:
+    # What a worker of the previous version sent: the result a dict holding the voiceprints.
+    meeting, headers = await _meeting(stack, audio_dir)
+    v1 = {
+        "version": 1,
+        "kind": "job_completed",
+        "job_id": str(meeting.job_id),
+        "meeting_id": str(meeting.id),
+        "tenant_id": str(meeting.tenant_id),
+        "result": {
+            **sample_result(),
+            "voiceprints": {"SPEAKER_00": [0.6, 0.8], "SPEAKER_01": [0.8, 0.6]},
+            "voiceprint_schema": "campplus-192-v1",
+        },
+    }
+    assert await stack.ctx.applier.apply(parse_event(json.dumps(v1).encode())) is True
+    state = await _state(stack, meeting, headers)
+    assert state["status"] == "completed"
+    assert "voiceprint" not in json.dumps(state)
+    async with stack.ctx.sessionmaker() as session:
+        stored = await session.get(Meeting, meeting.id)
+        assert stored is not None and stored.result is not None
+        assert not {"voiceprints", "voiceprint_schema"} & set(stored.result)
+        assert stored.result["minutes"] == sample_result()["minutes"]
 
 
 async def test_transient_failure_keeps_processing_final_failure_is_terminal(

@@ -20,17 +20,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ml_controller.text_embedding import TextEmbedder
+from core.contracts import SEARCH_RPC_QUEUE, ProcessMeetingJob
 from core.results import MeetingResult
+from ml_controller.text_embedding import TextEmbedder
+from ml_controller.types import PipelineOutput, Voiceprints
 from ml_controller.vectors import VectorSettings, VectorStore
 from ml_controller.worker.runner import Worker
 from ml_controller.worker.settings import WorkerSettings
 from ml_controller.worker.vectors import MeetingVectors
 from services.api.db.models import Meeting
-from core.contracts import SEARCH_RPC_QUEUE, ProcessMeetingJob
+from testkit.rabbitmq import Harness
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.helpers import completed, sample_result
-from testkit.rabbitmq import Harness
 
 pytestmark = pytest.mark.anyio
 
@@ -65,11 +66,12 @@ class SearchStack:
             meeting = await session.get(Meeting, uuid.UUID(response.json()["id"]))
             assert meeting is not None
         parsed = MeetingResult.model_validate(result)
-        parsed.voiceprints = {
+        voices = {
             s.id: (v / np.linalg.norm(v)).tolist()
             for s in parsed.speakers
             for v in [self.rng.normal(size=256)]
         }
+        output = PipelineOutput(result=parsed, voiceprints=Voiceprints(vectors=voices))
         job = ProcessMeetingJob(
             job_id=meeting.job_id,
             meeting_id=meeting.id,
@@ -77,8 +79,7 @@ class SearchStack:
             audio_url="http://127.0.0.1:9/unused",
             meeting_date=meeting.created_at,
         )
-        named = await asyncio.to_thread(self.vectors.name_and_index, job, parsed)
-        assert named.result.voiceprints == {}
+        named = await asyncio.to_thread(self.vectors.name_and_index, job, output)
         applied = await self.api.ctx.applier.apply(
             completed(meeting, named.result.model_dump(mode="json"))
         )
