@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+import threading
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import jsonschema
 from jsonschema.exceptions import best_match
@@ -27,13 +28,6 @@ _PRIMING = 16
 def prompt_tokens(engine: LLMEngine, messages: list[ChatMessage]) -> int:
     """What `messages` take of the context, by the engine's own tokenizer."""
     return sum(engine.count_tokens(m.content) + _PER_MESSAGE for m in messages) + _PRIMING
-
-
-@dataclass
-class Answer(Generic[M]):
-    value: M
-    repaired: bool = False  # the first answer was invalid and the retry was valid
-    salvaged: bool = False  # neither answer was valid; value holds what could be kept
 
 
 def check(text: str, schema: dict[str, Any], model: type[M]) -> tuple[M | None, str]:
@@ -66,33 +60,6 @@ def _feedback(answer: str, reason: str, language: str) -> list[ChatMessage]:
     return [ChatMessage("assistant", excerpt), ChatMessage("user", ask)]
 
 
-def ask(
-    engine: LLMEngine,
-    messages: list[ChatMessage],
-    schema: dict[str, Any],
-    model: type[M],
-    *,
-    max_tokens: int,
-    task: str,
-    language: str,
-) -> Answer[M]:
-    """Ask, validate, retry once with the reason fed back, then keep what can be kept.
-
-    LLMError (engine unreachable, timed out) propagates: there is nothing to salvage then.
-    """
-    first = engine.complete_json(messages, schema, max_tokens=max_tokens, task=task)
-    value, reason = check(first, schema, model)
-    if value is not None:
-        return Answer(value)
-    second = engine.complete_json(
-        messages + _feedback(first, reason, language), schema, max_tokens=max_tokens, task=task
-    )
-    value, _ = check(second, schema, model)
-    if value is not None:
-        return Answer(value, repaired=True)
-    return Answer(_salvaged(second, first, schema, model), salvaged=True)
-
-
 def _salvaged(second: str, first: str, schema: dict[str, Any], model: type[M]) -> M:
     for text in (second, first):
         parsed = parse_lenient(text)
@@ -102,3 +69,45 @@ def _salvaged(second: str, first: str, schema: dict[str, Any], model: type[M]) -
             except ValidationError:
                 continue
     return model.model_validate(salvage({}, schema))
+
+
+@dataclass
+class Asker:
+    """Checked calls to one engine in one language, counting the calls and what their answers
+    needed. Map calls run in threads and count into the same totals."""
+
+    engine: LLMEngine
+    language: str
+    calls: int = 0
+    repairs: int = 0  # the first answer was invalid and the retry was valid
+    salvaged: int = 0  # neither answer was valid; what could be kept was
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(
+        self,
+        messages: list[ChatMessage],
+        schema: dict[str, Any],
+        model: type[M],
+        *,
+        max_tokens: int,
+        task: str,
+    ) -> M:
+        """Ask, validate, retry once with the reason fed back, then keep what can be kept.
+
+        LLMError (engine unreachable, timed out) propagates: there is nothing to salvage then.
+        """
+        first = self.engine.complete_json(messages, schema, max_tokens=max_tokens, task=task)
+        value, reason = check(first, schema, model)
+        repaired = salvaged = False
+        if value is None:
+            retry = messages + _feedback(first, reason, self.language)
+            second = self.engine.complete_json(retry, schema, max_tokens=max_tokens, task=task)
+            value, _ = check(second, schema, model)
+            repaired = value is not None
+            if value is None:
+                value, salvaged = _salvaged(second, first, schema, model), True
+        with self._lock:
+            self.calls += 1
+            self.repairs += int(repaired)
+            self.salvaged += int(salvaged)
+        return value

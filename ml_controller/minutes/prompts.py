@@ -1,7 +1,9 @@
-"""What the LLM is told. Russian meetings get Russian instructions: a small model follows the
-language of its instructions far more reliably than an instruction to switch language.
+"""What the LLM is told: the map prompt (`chunk_messages`, for the whole meeting and for one part
+alike) and the reduce prompt (`reduce_messages`).
 
-JSON keys stay English in every language, since they are the schema.
+Russian meetings get Russian instructions: a small model follows the language of its
+instructions far more reliably than an instruction to switch language. JSON keys stay English in
+every language, since they are the schema.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml_controller.llm.base import ChatMessage
-from ml_controller.minutes.transcript import Line, render, stamp
+from ml_controller.minutes.transcript import Chunk, Line, render, stamp
 
 LANGUAGE_NAMES = {
     "en": "English", "ru": "Russian", "uk": "Ukrainian", "be": "Belarusian", "kk": "Kazakh",
@@ -213,6 +215,17 @@ def minutes_messages(
         head.append("Стенограмма:" if ru else "Transcript:")
         body = render(lines)
     return [ChatMessage("system", system), ChatMessage("user", "\n".join(head) + "\n" + body)]
+
+
+def chunk_messages(
+    chunk: Chunk,
+    language: str,
+    owners: list[str],
+    part: Part | None = None,
+    fields: tuple[str, ...] | None = None,
+) -> list[ChatMessage]:
+    """The map prompt for `chunk`: the whole meeting when `part` is None, else that part."""
+    return minutes_messages(chunk.groups, language, owners, chunk.sectioned, part, fields)
 
 
 _NOTE_LABELS = {

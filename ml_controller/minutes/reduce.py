@@ -1,18 +1,35 @@
-"""The reduce step of a long meeting: its title and summary from the notes on its parts.
+"""Reduce: the meeting's title and summary, written by the LLM from notes on the mapped parts.
 
 Notes that do not fit one call are summarized in groups first, then the groups' summaries,
-so any number of parts fits any context that holds a few notes.
+so any number of parts fits any context that holds a few notes. Topics, decisions and action
+items are merged in code when the minutes are assembled, so a weak model cannot drop what a part
+found.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ml_controller.llm.base import ChatMessage, LLMEngine, LLMError
-from ml_controller.minutes.ask import RETRY_RESERVE, ask, prompt_tokens
+from ml_controller.minutes.ask import Asker, prompt_tokens
+from ml_controller.minutes.grounding import PartMinutes
+from ml_controller.minutes.plan import prompt_room
 from ml_controller.minutes.prompts import PartNotes, reduce_messages
 from ml_controller.minutes.schema import SummaryDraft, summary_schema
+from ml_controller.minutes.transcript import Chunk
 from ml_controller.settings import MLSettings
+
+
+def part_notes(chunk: Chunk, part: PartMinutes) -> PartNotes:
+    """What the reduce step reads about one mapped part."""
+    return PartNotes(
+        start=chunk.lines[0].start,
+        end=chunk.lines[-1].end,
+        title="; ".join(t.title for _, t in part.topics if t.title),
+        summary=" ".join(t.summary for _, t in part.topics if t.summary),
+        decisions=tuple(part.decisions),
+        actions=tuple(f"{a.owner}: {a.task}" for a in part.action_items),
+    )
 
 
 @dataclass
@@ -20,14 +37,15 @@ class Reducer:
     engine: LLMEngine
     settings: MLSettings
     language: str
-    calls: int = 0
-    repairs: int = 0
-    salvaged: int = 0
+    ask: Asker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ask = Asker(self.engine, self.language)
 
     @property
     def budget(self) -> int:
-        """Prompt tokens one reduce call may use."""
-        return self.settings.llm_context - self.settings.llm_map_max_tokens - RETRY_RESERVE
+        """Prompt tokens one reduce call may use; it answers in a map call's budget."""
+        return prompt_room(self.settings, self.settings.llm_map_max_tokens)
 
     def summarize(self, notes: list[PartNotes]) -> SummaryDraft:
         messages = reduce_messages(notes, self.language)
@@ -80,16 +98,10 @@ class Reducer:
         )
 
     def _call(self, messages: list[ChatMessage]) -> SummaryDraft:
-        answer = ask(
-            self.engine,
+        return self.ask(
             messages,
             summary_schema(self.language),
             SummaryDraft,
             max_tokens=self.settings.llm_map_max_tokens,
             task="summary",
-            language=self.language,
         )
-        self.calls += 1
-        self.repairs += int(answer.repaired)
-        self.salvaged += int(answer.salvaged)
-        return answer.value

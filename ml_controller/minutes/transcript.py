@@ -1,4 +1,4 @@
-"""The transcript as the LLM reads it: `[mm:ss] Speaker: text` lines.
+"""The transcript as the LLM reads it: `[mm:ss] Speaker: text` lines, grouped into chunks.
 
 Each line's `[mm:ss]` mark doubles as the vocabulary of times the model may cite as evidence, so
 a time in an answer can be mapped back to the exact line it came from.
@@ -24,6 +24,32 @@ class Line:
 
     def render(self) -> str:
         return f"[{self.stamp}] {self.speaker}: {self.text}"
+
+
+@dataclass(frozen=True)
+class TopicSpan:
+    index: int  # which of the meeting's topic segments
+    start: float  # the extent shown to the model: the segment, or the piece of it in this chunk
+    end: float
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The lines one map call reads: the whole meeting, or one part of a long one."""
+
+    # The lines of each topic segment in the chunk (one group when no segmentation is known).
+    groups: list[list[Line]]
+    # The topic segments this chunk covers, one per group; None when no segmentation is known.
+    topics: list[TopicSpan] | None
+
+    @property
+    def lines(self) -> list[Line]:
+        return [line for group in self.groups for line in group]
+
+    @property
+    def sectioned(self) -> bool:
+        """Whether each group is a known topic segment, shown to the model under a heading."""
+        return self.topics is not None
 
 
 def stamp(seconds: float) -> str:

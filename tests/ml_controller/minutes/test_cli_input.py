@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ml_controller.minutes.cli_input import load_transcript
 from core.results import AudioInfo, MeetingResult, Minutes, Speaker, Topic
+from ml_controller.minutes.cli_input import load_transcript
 from tests.ml_controller.minutes.meetings import synthetic
 
 

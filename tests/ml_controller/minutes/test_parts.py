@@ -1,4 +1,4 @@
-"""The writer's parts without generation: schemas, salvage, chunking, post-validation."""
+"""The writer's parts without generation: schemas, salvage, chunking, grounding, assembly."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ import jsonschema
 import pytest
 from llama_cpp.llama_grammar import LlamaGrammar
 
-from ml_controller.minutes.ask import ask, check
-from ml_controller.minutes.chunking import plan_chunks, whole_meeting
+from core.results import Minutes, MinutesTopic, Segment, Speaker, Topic
+from ml_controller.minutes.ask import Asker, check
+from ml_controller.minutes.assemble import merge_topics
 from ml_controller.minutes.cli_input import load_transcript
-from ml_controller.minutes.postprocess import (
-    OwnerResolver,
-    due_is_grounded,
-    merge_topics,
-    part_minutes,
-    tidy,
-)
+from ml_controller.minutes.grounding import OwnerResolver, due_is_grounded, part_minutes, tidy
+from ml_controller.minutes.plan import plan_chunks, whole_meeting
 from ml_controller.minutes.prompts import minutes_messages
 from ml_controller.minutes.salvage import parse_lenient, salvage
 from ml_controller.minutes.schema import (
@@ -30,7 +26,6 @@ from ml_controller.minutes.schema import (
     summary_schema,
 )
 from ml_controller.minutes.transcript import Line, parse_stamp, stamp, stamps, to_lines
-from core.results import Minutes, MinutesTopic, Segment, Speaker, Topic
 from tests.ml_controller.llm.engines import shared_llama_engine
 from tests.ml_controller.minutes.meetings import qmsum, synthetic
 
@@ -111,12 +106,11 @@ def test_invalid_answers_are_retried_then_salvaged_with_the_real_model() -> None
     # Eight tokens cannot hold the object: both answers are cut off, the rest is salvaged.
     from ml_controller.minutes.schema import SummaryDraft
 
-    answer = ask(
-        engine, messages, schema, SummaryDraft, max_tokens=8, task="summary", language="en"
-    )
-    assert answer.salvaged and not answer.repaired
+    asker = Asker(engine, "en")
+    value = asker(messages, schema, SummaryDraft, max_tokens=8, task="summary")
+    assert (asker.calls, asker.salvaged, asker.repairs) == (1, 1, 0)
     assert engine.usage.calls == calls + 2
-    assert answer.value.language == "en"
+    assert value.language == "en"
 
 
 def test_chunks_cover_every_line_once_within_budget(data_dir: Path) -> None:

@@ -31,5 +31,5 @@ def test_notes_too_long_for_one_call_are_reduced_in_groups(data_dir: Path) -> No
     assert len(groups) >= 2 and all(len(g) >= 2 for g in groups)
     assert [n for g in groups for n in g] == notes, "consecutive, none left out"
     result = reducer.summarize(notes)
-    assert reducer.calls >= len(groups) + 1
+    assert reducer.ask.calls >= len(groups) + 1
     assert result.language == "en" and result.title and len(result.summary.split()) >= 5

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.results import Minutes, Segment, Speaker
 from ml_controller.minutes.schema import check_minutes
 from ml_controller.minutes.writer import MinutesOutcome, write_minutes
-from core.results import Minutes, Segment, Speaker
 from tests.ml_controller.llm.engines import llm_settings, shared_llama_engine
 from tests.ml_controller.minutes.meetings import Meeting, qmsum, synthetic
 

@@ -1,8 +1,10 @@
-"""Cut a long transcript into parts that fit the context, along the topic segments.
+"""Plan: the whole meeting in one call when its prompt fits, else the chunks to map over.
 
-Every line lands in exactly one part: lines outside all topic segments go to the nearest one,
-a topic too long for one part is split between lines, and a line too long on its own is split
-between words. Short neighbouring topics share a part to save calls.
+One token budget for every call (`prompt_room`): the context less the answer and the retry's
+reserve. Chunks are cut along the topic segments, and every line lands in exactly one: lines
+outside all segments go to the nearest one, a segment too long for one chunk is split between
+lines, and a line too long on its own is split between words. Short neighbouring segments share
+a chunk to save calls.
 """
 
 from __future__ import annotations
@@ -11,29 +13,74 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ml_controller.minutes.transcript import Line
 from core.results import Topic
+from ml_controller.llm.base import LLMEngine, LLMError
+from ml_controller.minutes.ask import RETRY_RESERVE, prompt_tokens
+from ml_controller.minutes.prompts import Part, chunk_messages
+from ml_controller.minutes.transcript import Chunk, Line, TopicSpan
+from ml_controller.settings import MLSettings
 
 MAX_TOPICS_PER_CHUNK = 6
+# Fewer transcript tokens per chunk than this is no plan, only a context set too small.
+_MIN_CHUNK_TOKENS = 64
+
+
+def prompt_room(settings: MLSettings, max_tokens: int) -> int:
+    """Prompt tokens a call may take: the context less its answer and the retry's reserve."""
+    return settings.llm_context - max_tokens - RETRY_RESERVE
 
 
 @dataclass(frozen=True)
-class TopicSpan:
-    index: int  # which of the meeting's topic segments
-    start: float  # the extent shown to the model: the segment, or the piece of it in this chunk
-    end: float
-
-
-@dataclass(frozen=True)
-class Chunk:
-    # The lines of each topic segment in the chunk (one group when no segmentation is known).
-    groups: list[list[Line]]
-    # The topic segments this chunk covers, one per group; None when no segmentation is known.
-    topics: list[TopicSpan] | None
+class Plan:
+    chunks: list[Chunk]  # in meeting order; one, the whole meeting, for a single call
+    single: bool  # the whole meeting in one call: no parts, no reduce step
+    max_tokens: int  # the answer budget of each map call
 
     @property
-    def lines(self) -> list[Line]:
-        return [line for group in self.groups for line in group]
+    def mode(self) -> str:
+        return "single" if self.single else "map_reduce"
+
+    def part(self, index: int) -> Part | None:
+        """Where chunk `index` (0-based) sits in the meeting; None for a single call."""
+        return None if self.single else Part(index + 1, len(self.chunks))
+
+
+def plan(
+    lines: list[Line],
+    topics: list[Topic],
+    language: str,
+    owners: list[str],
+    engine: LLMEngine,
+    settings: MLSettings,
+) -> Plan:
+    """One call if the whole meeting's prompt fits next to its answer, else chunks that do."""
+    whole = whole_meeting(lines, topics)
+    needed = prompt_tokens(engine, chunk_messages(whole, language, owners))
+    if needed <= prompt_room(settings, settings.llm_max_tokens):
+        return Plan([whole], single=True, max_tokens=settings.llm_max_tokens)
+    budget = prompt_room(settings, settings.llm_map_max_tokens) - _frame(
+        lines[0], language, owners, engine
+    )
+    if budget < _MIN_CHUNK_TOKENS:
+        raise LLMError(
+            f"MINUTA_LLM_CONTEXT={settings.llm_context} leaves no room for the transcript "
+            f"next to the prompt and a {settings.llm_map_max_tokens}-token answer"
+        )
+    chunks = plan_chunks(lines, topics, budget, engine.count_tokens)
+    return Plan(chunks, single=False, max_tokens=settings.llm_map_max_tokens)
+
+
+def _frame(line: Line, language: str, owners: list[str], engine: LLMEngine) -> int:
+    """Tokens of a part's prompt besides its transcript lines, for the most topic sections a
+    chunk may hold (their headings), measured around copies of one probe line."""
+    probe = Chunk(
+        [[line]] * MAX_TOPICS_PER_CHUNK,
+        [TopicSpan(0, line.start, line.end)] * MAX_TOPICS_PER_CHUNK,
+    )
+    messages = chunk_messages(probe, language, owners, Part(99, 99))
+    return prompt_tokens(engine, messages) - MAX_TOPICS_PER_CHUNK * engine.count_tokens(
+        line.render()
+    )
 
 
 def assign(lines: list[Line], topics: list[Topic]) -> list[list[Line]]:

@@ -1,7 +1,7 @@
-"""From a draft to trustworthy parts of the minutes.
+"""A chunk's draft checked against the chunk's lines: what the map step hands on.
 
-What the model wrote is checked against the transcript: owners must be speakers, evidence must
-point at lines that exist, a deadline must have been said. What cannot be checked is kept as is.
+Owners must be speakers, evidence must point at lines that exist, a deadline must have been said.
+What cannot be checked is kept as is.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from ml_controller.minutes.chunking import Chunk
-from ml_controller.minutes.schema import DraftActionItem, MinutesDraft
-from ml_controller.minutes.transcript import Line, parse_stamp
 from core.results import ActionItem, Evidence, MinutesTopic, Topic
+from ml_controller.minutes.schema import DraftActionItem, MinutesDraft
+from ml_controller.minutes.transcript import Chunk, Line, parse_stamp
 
 # Words that carry no date by themselves ("by next Friday" is grounded by "Friday").
 _DUE_FILLER = {
@@ -42,7 +41,8 @@ class Fixes:
 
 @dataclass
 class PartMinutes:
-    """The minutes of one chunk, checked; `topic_index` ties a topic to its segment."""
+    """The minutes of one chunk, checked; each topic comes with the index of its segment (None
+    when the model placed the topic itself)."""
 
     title: str
     summary: str
@@ -82,7 +82,7 @@ class OwnerResolver:
         return self._by_lower[close[0]] if close else None
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
 def tidy(text: str) -> str:
@@ -90,7 +90,7 @@ def tidy(text: str) -> str:
     until the token limit, and the cut-off answer is still worth keeping without the loop."""
     seen: set[str] = set()
     kept: list[str] = []
-    for sentence in _SENTENCE_END.split(" ".join(text.split())):
+    for sentence in SENTENCE_END.split(" ".join(text.split())):
         key = re.sub(r"\W+", " ", sentence.lower()).strip()
         if key and key in seen:
             continue
@@ -153,7 +153,7 @@ class _Times:
         return (near.end if near else self.lines[-1].end), True
 
 
-def _clip(value: float, duration: float) -> float:
+def clip(value: float, duration: float) -> float:
     return round(min(max(value, 0.0), duration), 3)
 
 
@@ -190,7 +190,7 @@ def _action(
         owner=owner,
         task=task,
         due=due or None,
-        evidence=Evidence(start=_clip(start, duration), end=_clip(end, duration)),
+        evidence=Evidence(start=clip(start, duration), end=clip(end, duration)),
     )
 
 
@@ -214,8 +214,8 @@ def part_minutes(
                     span.index,
                     MinutesTopic(
                         title=tidy(drafted.title),
-                        start=_clip(min(segment.start, span.start), duration),
-                        end=_clip(max(segment.end, span.end), duration),
+                        start=clip(min(segment.start, span.start), duration),
+                        end=clip(max(segment.end, span.end), duration),
                         summary=tidy(drafted.summary),
                     ),
                 )
@@ -234,8 +234,8 @@ def part_minutes(
                     None,
                     MinutesTopic(
                         title=tidy(drafted.title),
-                        start=_clip(a, duration),
-                        end=_clip(max(a, b), duration),
+                        start=clip(a, duration),
+                        end=clip(max(a, b), duration),
                         summary=tidy(drafted.summary),
                     ),
                 )
@@ -254,73 +254,3 @@ def part_minutes(
         action_items=actions,
         fixes=fixes,
     )
-
-
-def _similar(a: str, b: str, threshold: float) -> bool:
-    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= threshold
-
-
-def unique_decisions(decisions: list[str]) -> list[str]:
-    kept: list[str] = []
-    for decision in decisions:
-        if not any(_similar(decision, k, 0.85) for k in kept):
-            kept.append(decision)
-    return kept
-
-
-def unique_actions(items: list[ActionItem]) -> list[ActionItem]:
-    kept: list[ActionItem] = []
-    for item in items:
-        if not any(k.owner == item.owner and _similar(k.task, item.task, 0.85) for k in kept):
-            kept.append(item)
-    return kept
-
-
-_UNTITLED = {"ru": "Тема {n}", "en": "Topic {n}"}
-_TITLE_WORDS = 8
-
-
-def fallback_title(summary: str, number: int, language: str) -> str:
-    """A title for a topic the model left untitled (a cut-off answer): the start of its summary,
-    else its number, so no topic reaches the reader without one."""
-    words = _SENTENCE_END.split(summary.strip(), maxsplit=1)[0].split()
-    if words:
-        title = " ".join(words[:_TITLE_WORDS]).rstrip(".,;:!?")
-        return title + ("…" if len(words) > _TITLE_WORDS else "")
-    return _UNTITLED.get(language, _UNTITLED["en"]).format(n=number)
-
-
-def merge_topics(
-    parts: list[tuple[int | None, MinutesTopic]], duration: float, language: str = "en"
-) -> list[MinutesTopic]:
-    """Pieces of one split segment become one topic again; all sorted, inside the recording,
-    and titled."""
-    merged: list[tuple[int | None, MinutesTopic]] = []
-    for index, topic in sorted(parts, key=lambda p: (p[1].start, p[1].end)):
-        if merged and index is not None and merged[-1][0] == index:
-            prev = merged[-1][1]
-            merged[-1] = (
-                index,
-                MinutesTopic(
-                    title=prev.title or topic.title,
-                    start=min(prev.start, topic.start),
-                    end=max(prev.end, topic.end),
-                    summary=" ".join(s for s in (prev.summary, topic.summary) if s),
-                ),
-            )
-        else:
-            merged.append((index, topic))
-    out = []
-    for number, (_, topic) in enumerate(merged, 1):
-        start = _clip(topic.start, duration)
-        title = topic.title or fallback_title(topic.summary, number, language)
-        out.append(
-            topic.model_copy(
-                update={
-                    "title": title,
-                    "start": start,
-                    "end": max(start, _clip(topic.end, duration)),
-                }
-            )
-        )
-    return out
