@@ -29,8 +29,8 @@ import psutil
 
 from ml_controller.metrics import word_error_rate
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
-from testkit.meeting.conversation import build_conversation
 from testkit.meeting.bot import BotRun, start_bot
+from testkit.meeting.conversation import build_conversation
 from testkit.meeting.janus_server import start_janus
 from testkit.meeting.meeting_server import MeetingServer
 from testkit.meeting.participants import participants

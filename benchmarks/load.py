@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from testkit.postgres import create_scratch_database, drop_scratch_database
 from testkit.processes import (
     AUDIO,
     RABBIT_URL,
@@ -45,7 +46,6 @@ from testkit.processes import (
     create_tenant,
 )
 from testkit.rabbitmq import unique_prefix
-from testkit.postgres import create_scratch_database, drop_scratch_database
 from testkit.s3_server import SeaweedFS
 
 RESULTS = Path(__file__).resolve().parent / "results"

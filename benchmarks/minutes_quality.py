@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from core.results import Minutes, Segment, Speaker
 from ml_controller.llm.base import ChatMessage, LLMEngine
 from ml_controller.minutes.extractive import extractive_summary
 from ml_controller.minutes.salvage import is_cut_off, parse_lenient
@@ -56,7 +57,6 @@ from ml_controller.minutes.schema import check_minutes
 from ml_controller.minutes.transcript import render, to_lines
 from ml_controller.settings import MLSettings
 from ml_controller.text_embedding import TextEmbedder
-from core.results import Minutes, Segment, Speaker
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MINUTA_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -59,8 +59,8 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 
 def prepare(work: Path, base_chunks: int) -> dict[str, Any]:
     """Embed QMSum chunks (passages) and queries once; workers load the arrays."""
-    from ml_controller.text_embedding import TextEmbedder
     from core.results import Segment
+    from ml_controller.text_embedding import TextEmbedder
     from ml_controller.vectors.chunks import transcript_chunks
 
     texts: list[str] = []

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from core.settings import set_offline_env
 
 set_offline_env()
+
+if TYPE_CHECKING:
+    from ml_controller.settings import MLSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MINUTA_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -23,7 +27,7 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings():
+def settings() -> MLSettings:
     from ml_controller.settings import MLSettings
 
     return MLSettings()

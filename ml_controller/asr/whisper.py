@@ -14,10 +14,10 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 from faster_whisper.vad import VadOptions
 
+from core.results import Word
 from ml_controller.audio.decode import DecodedAudio
 from ml_controller.models.registry import WHISPER_BASE, assemble
 from ml_controller.settings import MLSettings
-from core.results import Word
 from ml_controller.types import AsrSegment, Transcription
 
 SUPPORTED_LANGUAGES: frozenset[str] = frozenset(_LANGUAGE_CODES)

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 
 import httpx
 
+from core.contracts import FailureKind
 from ml_controller.asr.whisper import UnknownLanguageError
 from ml_controller.audio.decode import AudioInputError
 from ml_controller.llm.base import LLMError
 from ml_controller.worker.download import BadDownloadError, TransientDownloadError
 from ml_controller.worker.vectors import VectorStepError
-from core.contracts import FailureKind
 
 _TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EAGAIN, errno.ENOMEM, errno.EMFILE}
 

@@ -13,9 +13,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from ml_controller.worker import failpoints
 from core.contracts import JobProgress, ProcessMeetingJob
 from core.messaging.base import BrokerUnavailableError
+from ml_controller.worker import failpoints
 
 log = logging.getLogger(__name__)
 

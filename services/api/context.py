@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.messaging.base import Broker
 from services.api.events import EventApplier, MeetingNotifier
 from services.api.job_links import JobLinks
 from services.api.outbox import OutboxRelay
@@ -14,7 +15,6 @@ from services.api.settings import ApiSettings
 from services.api.storage.base import Storage
 from services.api.webhooks import WebhookDispatcher
 from services.egress import EgressPolicy
-from core.messaging.base import Broker
 
 
 @dataclass

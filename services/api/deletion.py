@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.contracts import DeleteMeetingVectors
 from services.api.db.models import AppliedEvent, Meeting
 from services.api.outbox import add_vector_command
 from services.api.storage.base import Storage
-from core.contracts import DeleteMeetingVectors
 
 
 async def delete_recording(storage: Storage, meeting: Meeting, when: datetime) -> None:

@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.db.models import Meeting, MeetingStatus
 from core.contracts import FailureKind
 from core.messaging import metrics as messaging_metrics
 from core.messaging.base import QUEUE_DEPTH_LABELS, Broker
+from services.api.db.models import Meeting, MeetingStatus
 
 log = logging.getLogger(__name__)
 

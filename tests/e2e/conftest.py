@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.postgres import create_scratch_database, drop_scratch_database
 from testkit.processes import (
     AUDIO,
     BROKER_SETTINGS,
@@ -27,7 +28,6 @@ from testkit.processes import (
     create_tenant,
 )
 from testkit.rabbitmq import require_rabbitmq, unique_prefix
-from testkit.postgres import create_scratch_database, drop_scratch_database
 from testkit.s3_server import S3Server, seaweedfs_s3
 
 __all__ = ["seaweedfs_s3"]  # a session fixture, re-exported for pytest

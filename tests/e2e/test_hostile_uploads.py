@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import Deployment
 from testkit.processes import transcript
+from tests.e2e.conftest import Deployment
 from tests.ml_controller.audio import hostile_files as hf
 
 pytestmark = pytest.mark.e2e

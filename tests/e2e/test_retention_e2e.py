@@ -16,8 +16,8 @@ import pytest
 
 from ml_controller.vectors.settings import VectorSettings
 from ml_controller.vectors.store import VectorStore
-from tests.e2e.conftest import Deployment
 from testkit.processes import ApiProcess
+from tests.e2e.conftest import Deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from ml_controller.progress import STAGES
-from tests.e2e.conftest import Deployment
 from testkit.processes import (
     Client,
     ServeProcess,
@@ -28,6 +27,7 @@ from testkit.processes import (
     reached_transcription,
     transcript,
 )
+from tests.e2e.conftest import Deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from testkit.postgres import create_scratch_database, drop_scratch_database
 from testkit.processes import (
     AUDIO,
     BROKER_SETTINGS,
@@ -35,11 +36,10 @@ from testkit.processes import (
     Workers,
     create_tenant,
 )
+from testkit.rabbitmq import require_rabbitmq, unique_prefix
+from testkit.s3_server import S3Server, seaweedfs_s3
 from tests.faults import verdicts
 from tests.faults.tcp_proxy import TcpProxy
-from testkit.rabbitmq import require_rabbitmq, unique_prefix
-from testkit.postgres import create_scratch_database, drop_scratch_database
-from testkit.s3_server import S3Server, seaweedfs_s3
 
 __all__ = ["seaweedfs_s3"]  # a session fixture, re-exported for pytest
 

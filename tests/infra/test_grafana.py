@@ -16,10 +16,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from ml_controller.worker.health import HealthServer, WorkerMetrics, new_health_state
 from core.messaging.base import QUEUE_DEPTH_LABELS
 from core.messaging.memory import MemoryBroker
 from core.messaging.settings import BrokerSettings
+from ml_controller.worker.health import HealthServer, WorkerMetrics, new_health_state
 from tests.services.api.conftest import make_settings, open_stack
 
 REPO = Path(__file__).resolve().parents[2]

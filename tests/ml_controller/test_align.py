@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ml_controller.align import BOUNDARY_RULES, assign_speakers, build_lines, renumber_speakers
 from core.results import Word
+from ml_controller.align import BOUNDARY_RULES, assign_speakers, build_lines, renumber_speakers
 from ml_controller.types import AsrSegment, Diarization, SpeakerTurn
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from ml_controller.worker.runner import run_in_thread
 from core.telemetry.logging import configure_logging, current_context, log_context
+from ml_controller.worker.runner import run_in_thread
 
 TRANSCRIPT = "Alice said the merger closes on Friday and nobody may know"
 SIGNATURE = "c0ffee1234deadbeef"

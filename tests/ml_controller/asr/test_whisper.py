@@ -17,6 +17,7 @@ from ml_controller.audio.decode import decode_audio
 from ml_controller.audio.vad import detect_speech, plan_blocks, vad_options
 from ml_controller.metrics import word_error_rate
 from ml_controller.settings import MLSettings
+from ml_controller.types import Transcription
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,8 @@ def transcriber(settings: MLSettings) -> WhisperTranscriber:
     return WhisperTranscriber(settings)
 
 
-def _run(transcriber: WhisperTranscriber, path: Path, language: str | None = None):
+def _run(transcriber: WhisperTranscriber, path: Path, language: str | None = None
+) -> Transcription:
     vad = vad_options(0.5, 500)
     with decode_audio(path) as audio:
         blocks = plan_blocks(detect_speech(audio, vad), 600)

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from core.results import Segment
 from ml_controller.llm.openai_engine import OpenAICompatibleEngine
 from ml_controller.minutes.schema import TASK_FIELDS, check_minutes
 from ml_controller.minutes.writer import write_minutes
 from ml_controller.settings import MLSettings
-from core.results import Segment
 from tests.ml_controller.llm.engines import llm_settings, packaged_gguf, shared_llama_engine
 from tests.ml_controller.llm.llama_server import free_port, llama_server
 from tests.ml_controller.minutes.meetings import Meeting, synthetic

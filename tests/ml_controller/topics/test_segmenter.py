@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.results import Segment, Topic
 from ml_controller.settings import MLSettings
 from ml_controller.text_embedding import TextEmbedder
 from ml_controller.topics.segmenter import (
@@ -21,7 +22,6 @@ from ml_controller.topics.segmenter import (
     topic_params,
     truncate_title,
 )
-from core.results import Segment, Topic
 
 
 class KeywordEmbedder:

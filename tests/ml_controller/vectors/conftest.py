@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker
 from ml_controller.settings import MLSettings
 from ml_controller.text_embedding import TextEmbedder
-from core.results import AudioInfo, MeetingResult, Minutes, Segment, Speaker
 from ml_controller.vectors.settings import VectorSettings
 from ml_controller.vectors.store import VectorStore
 

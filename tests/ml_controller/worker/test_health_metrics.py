@@ -9,9 +9,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ml_controller.worker.health import HealthServer, new_health_state
 from core.contracts import JobCompleted
 from core.messaging.metrics import DEAD_LETTERS
+from ml_controller.worker.health import HealthServer, new_health_state
 from tests.ml_controller.worker.test_worker_inprocess import (
     FakePipeline,
     Setup,

@@ -27,14 +27,14 @@ import pytest
 from core.contracts import FailureKind, JobCompleted, JobFailed, JobProgress, ProcessMeetingJob
 from core.messaging.amqp import AmqpBroker
 from core.messaging.settings import BrokerSettings
-from tests.conftest import REPO
-from tests.ml_controller.worker.fileserver import FileServer, file_server
 from testkit.rabbitmq import (
     RABBIT_URL,
     delete_rabbit_topology,
     rabbit_settings,
     require_rabbitmq,
 )
+from tests.conftest import REPO
+from tests.ml_controller.worker.fileserver import FileServer, file_server
 
 Event = JobProgress | JobCompleted | JobFailed
 STARTUP_TIMEOUT = 240.0

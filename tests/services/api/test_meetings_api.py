@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from docx import Document
 
+from core.contracts import DeleteMeetingVectors
 from core.results import MeetingResult
 from services.api.db.models import Meeting
-from core.contracts import DeleteMeetingVectors
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.helpers import completed, sample_result
 

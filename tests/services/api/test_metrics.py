@@ -14,19 +14,19 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.api.db.models import Meeting
 from core.contracts import FailureKind, JobFailed
 from core.messaging.amqp import AmqpBroker
 from core.messaging.settings import BrokerSettings
+from services.api.db.models import Meeting
 from testkit.processes import free_port
-from tests.services.api.conftest import ApiStack, make_settings, open_stack
-from tests.services.api.helpers import completed, progress
-from tests.services.api.test_webhooks import Receiver, receiver
 from testkit.rabbitmq import (
     delete_rabbit_topology,
     rabbit_settings,
     require_rabbitmq,
 )
+from tests.services.api.conftest import ApiStack, make_settings, open_stack
+from tests.services.api.helpers import completed, progress
+from tests.services.api.test_webhooks import Receiver, receiver
 
 pytestmark = pytest.mark.anyio
 __all__ = ["receiver"]  # a fixture, re-exported for pytest

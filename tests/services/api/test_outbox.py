@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from core.contracts import ProcessMeetingJob
 from services.api.db.models import OutboxJob, utcnow
 from services.api.outbox import OutboxRelay
-from core.contracts import ProcessMeetingJob
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.fakes import RecordingBrokerFake
 

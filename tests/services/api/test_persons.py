@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.api.db.models import Meeting, OutboxVectorCommand
 from core.contracts import DeleteMeetingVectors, DeletePerson, EnrollSpeaker, MergePersons
+from services.api.db.models import Meeting, OutboxVectorCommand
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed, sample_result
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
+from core.contracts import DeleteMeetingVectors
 from entrypoints.api import app as cli_app
 from services.api.db.models import (
     AppliedEvent,
@@ -24,7 +25,6 @@ from services.api.db.models import (
     utcnow,
 )
 from services.api.retention import RetentionSweeper, SweepReport, sweep_once
-from core.contracts import DeleteMeetingVectors
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed, progress, sample_result
 

@@ -28,10 +28,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select, update
 
+from core.contracts import SearchHitMsg, SearchReply, SearchRequest
 from services.api.app import create_app
 from services.api.db.models import Bot, Meeting
 from services.api.settings import ApiSettings
-from core.contracts import SearchHitMsg, SearchReply, SearchRequest
 from services.bots.tokens import hash_token, new_token
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
 from tests.services.api.fakes import RecordingBrokerFake

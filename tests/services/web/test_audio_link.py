@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.postgres import postgres_url
+from testkit.s3_server import seaweedfs_s3
 from tests.services.api.conftest import (  # fixtures, imported for pytest
     ApiStack,
     anyio_backend,
@@ -20,8 +22,6 @@ from tests.services.api.conftest import (  # fixtures, imported for pytest
     s3_bucket,
     stack,
 )
-from testkit.postgres import postgres_url
-from testkit.s3_server import seaweedfs_s3
 
 __all__ = [
     "anyio_backend",

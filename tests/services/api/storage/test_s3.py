@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 
 from services.api.storage.base import StorageError
 from services.api.storage.s3 import S3Storage
-from tests.services.api.helpers import settings_from
 from testkit.s3_server import S3Server
+from tests.services.api.helpers import settings_from
 
 pytestmark = pytest.mark.anyio
 
