@@ -14,7 +14,7 @@ import pytest
 
 from services.api.tenants import hash_key
 from tests.services.api.conftest import ApiStack, make_settings, open_stack
-from tests.services.api.test_bots_api import arm
+from tests.services.bots.test_routes import arm
 
 pytestmark = pytest.mark.anyio
 
