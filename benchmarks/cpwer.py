@@ -22,10 +22,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from benchmarks.diarization_quality import DATA, embedders
+from core.contracts import SpeakerHints
 from ml_controller.align import BOUNDARY_RULES, assign_speakers, build_lines
 from ml_controller.audio.decode import decode_audio
 from ml_controller.audio.vad import detect_speech, plan_blocks, vad_options
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.diarization.cpu import CpuDiarizer
 from ml_controller.pipeline import MeetingPipeline
 from ml_controller.settings import MLSettings

@@ -29,9 +29,9 @@ import numpy as np
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 
+from core.contracts import SpeakerHints
 from ml_controller.audio.decode import decode_audio
 from ml_controller.audio.vad import detect_speech, vad_options
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.diarization.cpu import (
     CpuDiarizationParams,
     CpuDiarizer,

@@ -47,8 +47,8 @@ from benchmarks.diarization_quality import (
     speech_regions,
     to_annotation,
 )
+from core.contracts import SpeakerHints
 from ml_controller.audio.decode import decode_audio
-from ml_controller.diarization.base import SpeakerHints
 from ml_controller.diarization.cpu import CpuDiarizer
 from ml_controller.settings import MLSettings
 from ml_controller.speakers.naming import EnrolledVoice, NamingParams, name_speakers

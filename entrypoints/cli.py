@@ -93,10 +93,10 @@ def process(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
 ) -> None:
     """Turn a recording into a transcript with speakers, topics and minutes."""
+    from core.contracts import SpeakerHints
     from core.export import render
     from ml_controller.asr.whisper import UnknownLanguageError, check_language
     from ml_controller.audio.decode import AudioInputError
-    from ml_controller.diarization.base import SpeakerHints
     from ml_controller.llm.base import LLMError
     from ml_controller.models.registry import ModelNotInstalledError
     from ml_controller.pipeline import MeetingPipeline, ProcessOptions

@@ -6,11 +6,8 @@ from typing import Protocol
 
 import numpy as np
 
-# The user's hints are the API's and the job's own model: one type from the form to here.
 from core.contracts import SpeakerHints
 from ml_controller.types import Diarization, SpeechRegion
-
-__all__ = ["Diarizer", "SpeakerHints"]
 
 
 class Diarizer(Protocol):

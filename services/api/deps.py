@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.messaging.base import Broker
 from services.api.context import ApiContext
 from services.api.db.models import Meeting, Tenant
-from services.api.lookups import MEETING_NOT_FOUND, meeting_of
+from services.api.lookups import meeting_of
 from services.api.quotas import StreamSlot
 from services.api.storage.base import Storage
 from services.api.tenants import authenticate
@@ -22,7 +22,6 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key: `mk_…`")
 
 # Kept under its old name for the modules that import it from here.
-NOT_FOUND = MEETING_NOT_FOUND
 
 
 def get_context(request: Request) -> ApiContext:

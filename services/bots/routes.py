@@ -14,11 +14,13 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.db.models import Bot, Meeting, utcnow
 from services.api.deps import ContextDep, SessionDep, TenantDep
 from services.api.egress import message_or_field_errors, refusal_response, refuse_unreachable
 from services.api.intake import MeetingIntake, discard_recording, receive_recording, take_in
+from services.api.lookups import not_found
 from services.api.quotas import QUOTA_RESPONSE
 from services.api.schemas import ErrorOut
 from services.api.upload import UploadError
@@ -151,12 +153,20 @@ async def list_all(
     return BotPage(items=[bot_out(b) for b in bots])
 
 
+async def _bot_of(
+    session: AsyncSession, tenant_id: uuid.UUID, bot_id: uuid.UUID, *, for_update: bool = False
+) -> Bot:
+    """The tenant's bot, or the same 404 as the API's other lookups (services/api/lookups.py)."""
+    bot = await get_bot(session, tenant_id, bot_id, for_update=for_update)
+    if bot is None:
+        raise not_found(NOT_FOUND)
+    return bot
+
+
 @router.get("/{bot_id}", summary="A bot: state, reason, meeting", responses={**_AUTH, **_NOT_FOUND})
 async def read(bot_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> BotOut:
-    bot = await get_bot(session, tenant.id, bot_id)
+    bot = await _bot_of(session, tenant.id, bot_id)
     await session.commit()
-    if bot is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return bot_out(bot)
 
 
@@ -168,9 +178,7 @@ async def read(bot_id: uuid.UUID, session: SessionDep, tenant: TenantDep) -> Bot
 async def leave(
     bot_id: uuid.UUID, request: Request, session: SessionDep, tenant: TenantDep
 ) -> BotOut:
-    bot = await get_bot(session, tenant.id, bot_id, for_update=True)
-    if bot is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    bot = await _bot_of(session, tenant.id, bot_id, for_update=True)
     request_leave(bot)
     await session.commit()
     _wake_controller(request)
