@@ -159,6 +159,9 @@ class Meeting(Base):
     recording_deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     # The client's Idempotency-Key of the upload that created it (unique per tenant).
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), default=None)
+    # The voiceprint schema its speakers were embedded with (e.g. "campplus-192-v1"); NULL for
+    # meetings completed before schemas were recorded, whose prints count as "ge2e-256-v1".
+    voiceprint_schema: Mapped[str | None] = mapped_column(sa.String(64), default=None)
 
 
 class Person(Base):
@@ -189,6 +192,43 @@ class MeetingSpeaker(Base):
     person_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("persons.id", ondelete="SET NULL"), index=True, default=None
     )
+    # Who gave the name: SpeakerSource ("user", "voice", "platform", "proposal"); NULL on rows
+    # written before sources were recorded.
+    source: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+
+
+class SpeakerSource(StrEnum):
+    user = "user"  # a person named the speaker (PATCH …/speakers/{label})
+    voice = "voice"  # recognised from an enrolled voiceprint by the worker
+    platform = "platform"  # the meeting platform's display name, from a bot's speaking timeline
+    proposal = "proposal"  # a person confirmed a retroactive-naming proposal
+
+
+class SpeakerProposal(Base):
+    """"This earlier meeting's speaker sounds like <person>": waits for a person to decide.
+
+    Made when a person is named (retroactive naming); nothing is renamed until confirmed."""
+
+    __tablename__ = "speaker_proposals"
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "meeting_id", "label", name="uq_speaker_proposals_target"),
+        sa.Index("ix_speaker_proposals_tenant_state", "tenant_id", "state", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(sa.String(64))
+    score: Mapped[float] = mapped_column(sa.Float)
+    # "open", "confirmed" or "rejected"; a rejected proposal is never made again.
+    state: Mapped[str] = mapped_column(sa.String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class OutboxJob(Base):
