@@ -22,6 +22,9 @@ class Speaker(BaseModel):
     name: str | None = None
     # The tenant's person this speaker was recognised as (or enrolled to) by voice.
     person_id: str | None = None
+    # Who gave the name, as the API shows it: "user", "voice", "platform" (the meeting's own
+    # display name, from a bot's timeline) or "proposal"; None when unnamed. The worker sends None.
+    named_by: str | None = None
 
 
 class Segment(BaseModel):

@@ -152,7 +152,12 @@ def create_app(
         storage=storage,
         broker=broker,
         relay=OutboxRelay(sessionmaker, broker, storage, settings, job_links),
-        applier=EventApplier(sessionmaker, notifier=notifier, webhooks=dispatcher),
+        applier=EventApplier(
+            sessionmaker,
+            notifier=notifier,
+            webhooks=dispatcher,
+            platform_naming=settings.platform_naming,
+        ),
         webhooks=dispatcher,
         notifier=notifier,
         egress=egress,

@@ -21,11 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.contracts import DeleteMeetingVectors, JobCompleted, JobFailed, JobProgress
 from core.results import MeetingResult, Speaker
 from core.telemetry.logging import log_context
-from services.api.db.models import AppliedEvent, Meeting, MeetingSpeaker, MeetingStatus, utcnow
+from services.api.db.models import (
+    AppliedEvent,
+    Meeting,
+    MeetingSpeaker,
+    MeetingStatus,
+    SpeakerSource,
+    utcnow,
+)
 from services.api.meetings import store_result
 from services.api.metrics import record_job_failure
 from services.api.outbox import add_vector_command
 from services.api.persons import known_persons
+from services.api.platform_naming import name_from_platform
 from services.api.schemas import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -84,10 +92,12 @@ class EventApplier:
         *,
         notifier: MeetingNotifier | None = None,
         webhooks: TerminalListener | None = None,
+        platform_naming: bool = True,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._notifier = notifier
         self._webhooks = webhooks
+        self._platform_naming = platform_naming
 
     async def __call__(self, event: JobEvent) -> None:
         ids = {"job_id": event.job_id, "tenant_id": event.tenant_id, "meeting_id": event.meeting_id}
@@ -121,6 +131,8 @@ class EventApplier:
                     changed = _apply_progress(meeting, event)
                 elif isinstance(event, JobCompleted):
                     changed = await _apply_completed(session, meeting, event)
+                    if changed and self._platform_naming:
+                        await name_from_platform(session, meeting)  # a bot's meetings only
                     if changed:
                         fired = (WebhookEvent.meeting_completed, webhook_data(meeting))
                 else:
@@ -186,7 +198,12 @@ async def _recognised_speakers(
         person_id = claimed.get(speaker.id)
         if person_id is not None and person_id in known:
             session.add(
-                MeetingSpeaker(meeting_id=meeting.id, label=speaker.id, person_id=person_id)
+                MeetingSpeaker(
+                    meeting_id=meeting.id,
+                    label=speaker.id,
+                    person_id=person_id,
+                    source=SpeakerSource.voice.value,
+                )
             )
             speakers.append(speaker)
         else:

@@ -95,6 +95,7 @@ def result_with_names(
         if identity is not None:
             speaker.person_id = str(identity.person_id) if identity.person_id else None
             speaker.name = identity.name
+            speaker.named_by = identity.named_by
         elif speaker.id in names:
             speaker.name = names[speaker.id] or None
     return result

@@ -15,7 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.db.models import MeetingSpeaker, Person
+from core.contracts import EnrollSpeaker
+from services.api.db.models import MeetingSpeaker, Person, SpeakerSource
+from services.api.outbox import add_vector_command
 
 
 class NameTakenError(ValueError):
@@ -28,6 +30,8 @@ class SpeakerIdentity:
 
     person_id: uuid.UUID | None
     name: str | None
+    # Who gave the name (a SpeakerSource value); None when unnamed or recorded before sources.
+    named_by: str | None = None
 
 
 async def get_person(
@@ -117,17 +121,41 @@ async def delete_person(session: AsyncSession, person: Person) -> int:
 
 
 async def set_speaker(
-    session: AsyncSession, meeting_id: uuid.UUID, label: str, person_id: uuid.UUID | None
+    session: AsyncSession,
+    meeting_id: uuid.UUID,
+    label: str,
+    person_id: uuid.UUID | None,
+    source: SpeakerSource = SpeakerSource.user,
 ) -> bool:
-    """Records who the label is; True when that changed."""
+    """Records who the label is and who said so; True when that changed."""
     row = await session.get(MeetingSpeaker, (meeting_id, label), with_for_update=True)
     if row is None:
-        session.add(MeetingSpeaker(meeting_id=meeting_id, label=label, person_id=person_id))
+        session.add(
+            MeetingSpeaker(
+                meeting_id=meeting_id, label=label, person_id=person_id, source=source.value
+            )
+        )
         return True
-    if row.person_id == person_id:
+    if row.person_id == person_id and row.source == source.value:
         return False
     row.person_id = person_id
+    row.source = source.value
     return True
+
+
+def enroll_voice(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    meeting_id: uuid.UUID,
+    label: str,
+    person_id: uuid.UUID,
+) -> None:
+    """The speaker's voiceprint in this meeting becomes the person's (a durable vector command,
+    committed with the caller's transaction), so later meetings name them by voice."""
+    add_vector_command(
+        session,
+        EnrollSpeaker(tenant_id=tenant_id, meeting_id=meeting_id, label=label, person_id=person_id),
+    )
 
 
 async def speaker_identities(
@@ -138,13 +166,20 @@ async def speaker_identities(
     if not ids:
         return {}
     rows = await session.execute(
-        select(MeetingSpeaker.meeting_id, MeetingSpeaker.label, Person.id, Person.name)
+        select(
+            MeetingSpeaker.meeting_id,
+            MeetingSpeaker.label,
+            Person.id,
+            Person.name,
+            MeetingSpeaker.source,
+        )
         .outerjoin(Person, Person.id == MeetingSpeaker.person_id)
         .where(MeetingSpeaker.meeting_id.in_(ids))
     )
     return {
-        (meeting_id, label): SpeakerIdentity(person_id, name)
-        for meeting_id, label, person_id, name in rows.all()
+        # A cleared name has no giver: who cleared it is not what `named_by` tells.
+        (meeting_id, label): SpeakerIdentity(person_id, name, source if person_id else None)
+        for meeting_id, label, person_id, name, source in rows.all()
     }
 
 

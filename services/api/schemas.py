@@ -148,6 +148,11 @@ class SpeakerOut(BaseModel):
     id: str
     name: str | None
     person_id: UUID | None = Field(default=None, description="The person this name is.")
+    named_by: str | None = Field(
+        default=None,
+        description='Who gave the name: "user", "voice", "platform" (the meeting platform\'s '
+        'display name) or "proposal"; null when unnamed.',
+    )
 
 
 class PersonOut(BaseModel):

@@ -75,6 +75,9 @@ class ApiSettings(Section):
     sse_poll_seconds: float = Field(default=1.0, gt=0)
     # How long a search waits for an ML worker's answer before it is a 503.
     search_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Name a bot-recorded meeting's speakers from the platform's display names when the speaking
+    # timeline clearly matches the diarization (services/api/platform_naming.py).
+    platform_naming: bool = True
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -12,10 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse
 from pydantic import ValidationError
 
-from core.contracts import EnrollSpeaker
 from core.telemetry.logging import log_context
 from services.api import idempotency
-from services.api.db.models import Meeting, MeetingStatus
+from services.api.db.models import Meeting, MeetingStatus, SpeakerSource
 from services.api.deletion import delete_meeting_everywhere
 from services.api.deps import (
     ContextDep,
@@ -36,8 +35,7 @@ from services.api.meetings import (
     to_out,
     to_summary,
 )
-from services.api.outbox import add_vector_command
-from services.api.persons import find_or_create_person, set_speaker
+from services.api.persons import enroll_voice, find_or_create_person, set_speaker
 from services.api.quotas import QUOTA_RESPONSE
 from services.api.schemas import (
     ErrorOut,
@@ -308,20 +306,22 @@ async def rename_speaker(
             f"{', '.join(sorted(labels)) or 'none'}.",
         )
     person = await find_or_create_person(session, tenant.id, rename.name) if rename.name else None
-    await set_speaker(session, meeting.id, label, person.id if person else None)
+    # Source "user" even for a cleared name: a name a person removed is never given back by the
+    # platform in this meeting. Clearing sends no vector command: none of them un-enrolls one print
+    # (DeletePerson forgets all of the person's), so a wrongly enrolled voice is removed by
+    # naming the speaker correctly (re-enrolls it) or by deleting the person.
+    await set_speaker(session, meeting.id, label, person.id if person else None, SpeakerSource.user)
     if person is not None:
         # Sent even when unchanged: enrolling is idempotent, and it repairs a lost one.
-        add_vector_command(
-            session,
-            EnrollSpeaker(
-                tenant_id=tenant.id, meeting_id=meeting.id, label=label, person_id=person.id
-            ),
-        )
+        enroll_voice(session, tenant.id, meeting.id, label, person.id)
     await session.commit()
     if person is not None:
         ctx.relay.wake()
     return SpeakerOut(
-        id=label, name=person.name if person else None, person_id=person.id if person else None
+        id=label,
+        name=person.name if person else None,
+        person_id=person.id if person else None,
+        named_by=SpeakerSource.user.value if person else None,
     )
 
 

@@ -82,11 +82,12 @@ async def test_rename_speakers_shows_in_result_and_exports(
     )
     assert renamed.status_code == 200
     boris = renamed.json()["person_id"]
-    assert renamed.json() == {"id": "SPEAKER_01", "name": "Boris", "person_id": boris}
+    named = {"id": "SPEAKER_01", "name": "Boris", "person_id": boris, "named_by": "user"}
+    assert renamed.json() == named
     speakers = (await stack.client.get(base, headers=headers)).json()["result"]["speakers"]
     assert speakers == [
-        {"id": "SPEAKER_00", "name": None, "person_id": None},
-        {"id": "SPEAKER_01", "name": "Boris", "person_id": boris},
+        {"id": "SPEAKER_00", "name": None, "person_id": None, "named_by": None},
+        named,
     ]
 
     md = (await stack.client.get(f"{base}/export", headers=headers, params={"format": "md"})).text
@@ -102,7 +103,7 @@ async def test_rename_speakers_shows_in_result_and_exports(
     cleared = await stack.client.patch(
         f"{base}/speakers/SPEAKER_01", headers=headers, json={"name": ""}
     )
-    assert cleared.json() == {"id": "SPEAKER_01", "name": None, "person_id": None}
+    assert cleared.json() == {"id": "SPEAKER_01", "name": None, "person_id": None, "named_by": None}
 
 
 async def test_edit_title_and_minutes_validated_against_the_schema(

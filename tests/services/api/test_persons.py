@@ -55,7 +55,12 @@ async def test_naming_a_speaker_creates_the_person_and_enrolls_the_voice(
     )
     assert named.status_code == 200, named.text
     boris = named.json()["person_id"]
-    assert named.json() == {"id": "SPEAKER_01", "name": "Boris", "person_id": boris}
+    assert named.json() == {
+        "id": "SPEAKER_01",
+        "name": "Boris",
+        "person_id": boris,
+        "named_by": "user",
+    }
     # The same name in another meeting is the same person.
     again = await stack.client.patch(
         f"/v1/meetings/{second.id}/speakers/SPEAKER_00", headers=headers, json={"name": "Boris"}
@@ -85,7 +90,7 @@ async def test_naming_a_speaker_creates_the_person_and_enrolls_the_voice(
     cleared = await stack.client.patch(
         f"/v1/meetings/{first.id}/speakers/SPEAKER_01", headers=headers, json={"name": None}
     )
-    assert cleared.json() == {"id": "SPEAKER_01", "name": None, "person_id": None}
+    assert cleared.json() == {"id": "SPEAKER_01", "name": None, "person_id": None, "named_by": None}
     assert (await _speakers(stack, headers, first))[1] == ("SPEAKER_01", None, None)
 
 
