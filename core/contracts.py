@@ -7,6 +7,8 @@ upgrade never half-reads a message. Add fields with defaults; bump `version` for
 Each message is sent with the version of its own last change, and read in every version still
 in flight. Version 2 changed `job_completed` only (a typed result without voiceprints), so its
 consumer, the API, is upgraded before the workers; every other message is still sent as v1.
+`speaker_matches` is a new v1 kind on the events queue: an API that does not know it dead-letters
+it (nothing is lost but proposals), so here too the API is upgraded first.
 """
 
 from __future__ import annotations
@@ -154,8 +156,31 @@ class JobFailed(_Message):
     will_retry: bool = False
 
 
-Event = Annotated[JobProgress | JobCompleted | JobFailed, Field(discriminator="kind")]
-EVENT_ADAPTER: TypeAdapter[JobProgress | JobCompleted | JobFailed] = TypeAdapter(Event)
+class ProposedSpeaker(BaseModel):
+    """A speaker of another meeting whose voice scored `score` against the named one."""
+
+    meeting_id: UUID
+    label: str = Field(max_length=64)
+    score: float
+
+
+class SpeakerMatches(_Message):
+    """ML controller → API, after enrolling a named speaker: the tenant's speakers in OTHER
+    meetings that sound like that person (same embedder schema, score at least its calibrated
+    threshold, at most one label per meeting). Proposals only: nothing is renamed until a person
+    confirms. Sent again when the enrolment is applied again; applying it twice adds nothing."""
+
+    kind: Literal["speaker_matches"] = "speaker_matches"
+    tenant_id: UUID
+    person_id: UUID
+    meeting_id: UUID  # where the person was named
+    label: str
+    matches: list[ProposedSpeaker] = Field(default_factory=list)
+
+
+WorkerEvent = JobProgress | JobCompleted | JobFailed | SpeakerMatches
+Event = Annotated[WorkerEvent, Field(discriminator="kind")]
+EVENT_ADAPTER: TypeAdapter[WorkerEvent] = TypeAdapter(Event)
 
 
 class UnknownContractError(ValueError):
@@ -169,7 +194,7 @@ def parse_job(body: bytes) -> ProcessMeetingJob:
         raise UnknownContractError(f"not a v{_V1} process_meeting job: {exc}") from exc
 
 
-def parse_event(body: bytes) -> JobProgress | JobCompleted | JobFailed:
+def parse_event(body: bytes) -> WorkerEvent:
     try:
         return EVENT_ADAPTER.validate_json(body)
     except ValueError as exc:

@@ -97,5 +97,9 @@ class MeetingResult(BaseModel):
     topics: list[Topic]
     minutes: Minutes
     timings: dict[str, float] = Field(default_factory=dict)
+    # The speaker embedder (its vector space, "campplus-192-v1") this meeting's speakers were
+    # embedded with; None when none was. The API tells people whose voices only an older
+    # embedder knows (never compared with the current one's) from the recognisable ones.
+    speaker_embedding_schema: str | None = None
     # No voiceprints here: they are biometric, for the vector store only, and travel beside the
     # result inside the ML controller (ml_controller.types.Voiceprints).

@@ -152,6 +152,7 @@ class MeetingPipeline:
             topics=topics,
             minutes=minutes,
             timings=timings,
+            speaker_embedding_schema=voiceprints.embedding_schema,
         )
         return PipelineOutput(result=result, voiceprints=voiceprints)
 

@@ -189,7 +189,8 @@ class AmqpBroker:
             event.model_dump_json().encode(),
             message_id=uuid.uuid4().hex,
             kind=event.kind,
-            correlation_id=str(event.job_id),
+            # Speaker matches belong to no job.
+            correlation_id=str(job_id) if (job_id := getattr(event, "job_id", None)) else None,
         )
 
     async def publish_vector_command(self, command: VectorCommand) -> None:

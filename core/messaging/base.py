@@ -9,15 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from core.contracts import (
-    JobCompleted,
-    JobFailed,
-    JobProgress,
-    ProcessMeetingJob,
-    VectorCommand,
-)
+from core.contracts import ProcessMeetingJob, VectorCommand, WorkerEvent
 
-JobEvent = JobProgress | JobCompleted | JobFailed
+# Everything the workers publish on the events queue: job events and speaker matches.
+JobEvent = WorkerEvent
 
 
 class BrokerUnavailableError(ConnectionError):

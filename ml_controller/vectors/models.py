@@ -40,6 +40,16 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class VoiceHit:
+    """A stored voiceprint close to a query voice: which meeting speaker, and the cosine."""
+
+    meeting_id: str
+    label: str
+    score: float
+    person_id: str | None = None
+
+
+@dataclass(frozen=True)
 class IndexStats:
     meeting_id: str
     transcript_chunks: int

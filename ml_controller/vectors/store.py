@@ -18,7 +18,7 @@ import numpy as np
 from core.results import MeetingResult
 from ml_controller.vectors.backend import Backend, Cond, StoredPoint, Where, eq
 from ml_controller.vectors.chunks import DEFAULT_CHUNKS, ChunkParams, meeting_chunks
-from ml_controller.vectors.models import IndexStats, SearchHit, SearchQuery
+from ml_controller.vectors.models import IndexStats, SearchHit, SearchQuery, VoiceHit
 from ml_controller.vectors.schema import (
     CHUNK_INDEXES,
     VOICE_INDEXES,
@@ -287,6 +287,48 @@ class VectorStore:
                 for name in self._voice_collections()
                 if name != current
             )
+
+    def voiceprint_of(
+        self, tenant_id: str, meeting_id: str, label: str
+    ) -> tuple[str | None, np.ndarray] | None:
+        """A meeting speaker's voiceprint and its embedder schema (None: legacy); None when no
+        print of it is stored. A meeting's prints live in one schema's collection only."""
+        where = Where(must=(_tenant(tenant_id), eq("meeting_id", meeting_id), eq("label", label)))
+        with self._lock:
+            self._ready()
+            for name in self._voice_collections():
+                for point in self.backend.scroll(name, where, with_vectors=True):
+                    if point.vector is not None:
+                        return point.payload.get("schema"), np.asarray(point.vector, np.float32)
+        return None
+
+    def similar_voices(
+        self,
+        tenant_id: str,
+        schema: str | None,
+        vector: np.ndarray,
+        *,
+        exclude_meeting: str,
+        limit: int = 1000,
+    ) -> list[VoiceHit]:
+        """The tenant's voiceprints of `schema` (only: other embedders' are another vector space)
+        outside `exclude_meeting`, most similar first, scored by cosine similarity."""
+        collection = self.names.voiceprints_of(schema)
+        where = Where(must=(_tenant(tenant_id),), must_not=(eq("meeting_id", exclude_meeting),))
+        with self._lock:
+            self._ready()
+            if self.backend.collection_dim(collection) is None:
+                return []
+            found = self.backend.search(collection, [float(x) for x in vector], where, limit)
+        return [
+            VoiceHit(
+                meeting_id=str(p.payload["meeting_id"]),
+                label=str(p.payload["label"]),
+                score=p.score,
+                person_id=p.payload.get("person_id"),
+            )
+            for p in found
+        ]
 
     def _voice_collections(self) -> list[str]:
         return [

@@ -216,12 +216,16 @@ class Worker:
         assert self.vectors is not None
         vectors = self.vectors
         try:
-            await run_in_thread(lambda: vectors.apply(command), f"minuta-{command.kind}")
+            matches = await run_in_thread(lambda: vectors.apply(command), f"minuta-{command.kind}")
         except Exception as exc:
             if store_unreachable(exc):
                 # A deletion must not be dropped because Qdrant restarts: it waits for it.
                 raise DependencyUnavailableError(f"vector store unreachable: {exc}") from exc
             raise
+        if matches is not None:
+            # Published (confirmed) before the command is acked; a redelivery sends it again,
+            # which the API applies idempotently.
+            await self.broker.publish_event(matches)
 
     def _preload(self) -> None:
         _ = self.pipeline.transcriber, self.pipeline.diarizer, self.pipeline.embedder

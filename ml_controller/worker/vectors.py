@@ -19,13 +19,16 @@ from core.contracts import (
     EnrollSpeaker,
     MergePersons,
     ProcessMeetingJob,
+    ProposedSpeaker,
     SearchHitMsg,
     SearchReply,
+    SpeakerMatches,
     VectorCommand,
     parse_search_request,
 )
 from core.results import MeetingResult
 from ml_controller.speakers.naming import NamingParams, name_speakers, naming_for
+from ml_controller.speakers.proposals import best_per_meeting
 from ml_controller.types import PipelineOutput
 from ml_controller.vectors import SearchQuery, VectorStore
 
@@ -77,7 +80,12 @@ class MeetingVectors:
             speakers = [
                 s.model_copy(update={"person_id": persons.get(s.id)}) for s in result.speakers
             ]
-            named = result.model_copy(update={"speakers": speakers})
+            named = result.model_copy(
+                update={
+                    "speakers": speakers,
+                    "speaker_embedding_schema": schema or result.speaker_embedding_schema,
+                }
+            )
             # Stored unassigned: only a person's own naming (an enroll command) makes a voice
             # theirs, so a wrong automatic match never reinforces itself.
             self.store.add_voiceprints(
@@ -129,13 +137,17 @@ class MeetingVectors:
         )
         return reply.model_dump_json().encode()
 
-    def apply(self, command: VectorCommand) -> None:
-        """Apply one command; applying it again changes nothing more."""
+    def apply(self, command: VectorCommand) -> SpeakerMatches | None:
+        """Apply one command; applying it again changes nothing more. An enrolment returns the
+        speakers of other meetings that sound like the person, for the API to propose."""
         tenant = str(command.tenant_id)
+        matches: SpeakerMatches | None = None
         if isinstance(command, EnrollSpeaker):
-            if not self.store.enroll(
+            if self.store.enroll(
                 tenant, str(command.meeting_id), command.label, str(command.person_id)
             ):
+                matches = self.matches_for(command)
+            else:
                 log.warning(
                     "no voiceprint of %s in meeting %s to enroll", command.label, command.meeting_id
                 )
@@ -146,3 +158,43 @@ class MeetingVectors:
         elif isinstance(command, DeleteMeetingVectors):
             self.store.delete_meeting(tenant, str(command.meeting_id))
         log.info("applied %s for tenant %s", command.kind, tenant)
+        return matches
+
+    def matches_for(self, command: EnrollSpeaker) -> SpeakerMatches | None:
+        """The tenant's speakers in other meetings whose voice is the enrolled one's (same
+        schema, at least its calibrated threshold); None when there are none."""
+        tenant, meeting = str(command.tenant_id), str(command.meeting_id)
+        found = self.store.voiceprint_of(tenant, meeting, command.label)
+        if found is None:
+            return None
+        schema, vector = found
+        threshold = (self.naming or naming_for(schema)).threshold
+        hits = self.store.similar_voices(tenant, schema, vector, exclude_meeting=meeting)
+        proposed = [
+            ProposedSpeaker(meeting_id=meeting_id, label=h.label, score=h.score)
+            for h in best_per_meeting(hits, threshold)
+            if (meeting_id := _meeting_uuid(h.meeting_id)) is not None
+        ]
+        log.info(
+            "enrolled %s of meeting %s: %d meetings to propose",
+            command.label,
+            meeting,
+            len(proposed),
+        )
+        if not proposed:
+            return None  # nothing to tell the API
+        return SpeakerMatches(
+            tenant_id=command.tenant_id,
+            person_id=command.person_id,
+            meeting_id=command.meeting_id,
+            label=command.label,
+            matches=proposed,
+        )
+
+
+def _meeting_uuid(value: str) -> uuid.UUID | None:
+    # Meetings of the API are UUIDs; a print stored under anything else has no meeting to name.
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -17,6 +17,11 @@ from fastapi import HTTPException, status
 from core.contracts import UnknownContractError
 from core.messaging.base import BrokerUnavailableError, RpcError, RpcRemoteError
 from services.api.persons import NameTakenError
+from services.api.proposals import (
+    ProposalDecidedError,
+    ProposalNotFoundError,
+    SpeakerNamedMeanwhileError,
+)
 from services.api.storage.base import StorageError
 
 
@@ -79,6 +84,23 @@ PERSON_ERRORS: ErrorTable = {
         status.HTTP_409_CONFLICT,
         "Another person is already called '{name}'; merge the two instead "
         "(POST /v1/persons/{{id}}/merge).",
+    ),
+}
+
+# `/v1/persons/{id}/proposals/{proposal_id}/confirm|reject`.
+PROPOSAL_ERRORS: ErrorTable = {
+    ProposalNotFoundError: ErrorRule(
+        status.HTTP_404_NOT_FOUND, "No proposal with this id for this person."
+    ),
+    SpeakerNamedMeanwhileError: ErrorRule(
+        status.HTTP_409_CONFLICT,
+        "This speaker was named as someone else since the proposal was made, so it was not "
+        "renamed. If this person is right, rename the speaker in its meeting "
+        "(PATCH /v1/meetings/{{id}}/speakers/{{label}}); otherwise reject the proposal.",
+    ),
+    ProposalDecidedError: ErrorRule(
+        status.HTTP_409_CONFLICT,
+        "This proposal was already decided the other way; it cannot be changed.",
     ),
 }
 

@@ -18,7 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.contracts import DeleteMeetingVectors, JobCompleted, JobFailed, JobProgress
+from core.contracts import (
+    DeleteMeetingVectors,
+    JobCompleted,
+    JobFailed,
+    JobProgress,
+    SpeakerMatches,
+    WorkerEvent,
+)
 from core.results import MeetingResult, Speaker
 from core.telemetry.logging import log_context
 from services.api.db.models import (
@@ -34,6 +41,7 @@ from services.api.metrics import record_job_failure
 from services.api.outbox import add_vector_command
 from services.api.persons import known_persons
 from services.api.platform_naming import name_from_platform
+from services.api.proposals import store_matches
 from services.api.schemas import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -99,10 +107,26 @@ class EventApplier:
         self._webhooks = webhooks
         self._platform_naming = platform_naming
 
-    async def __call__(self, event: JobEvent) -> None:
+    async def __call__(self, event: WorkerEvent) -> None:
+        if isinstance(event, SpeakerMatches):
+            with log_context(tenant_id=event.tenant_id, meeting_id=event.meeting_id):
+                await self.apply_matches(event)
+            return
         ids = {"job_id": event.job_id, "tenant_id": event.tenant_id, "meeting_id": event.meeting_id}
         with log_context(**ids):
             await self.apply(event)
+
+    async def apply_matches(self, event: SpeakerMatches) -> int:
+        """Store a named voice's matches in other meetings as open proposals; returns how many
+        are new (0 for a duplicate delivery)."""
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                added = await store_matches(session, event)
+        except IntegrityError:
+            # Another process stored the same proposals just now.
+            return 0
+        log.info("person %s: %d new speaker proposals", event.person_id, added)
+        return added
 
     async def apply(self, event: JobEvent) -> bool:
         """Apply one event; False when it changed nothing (duplicate, stale, unknown meeting)."""
@@ -219,6 +243,7 @@ async def _apply_completed(session: AsyncSession, meeting: Meeting, event: JobCo
     _record(session, meeting, event)
     meeting.status = MeetingStatus.completed.value
     store_result(meeting, await _recognised_speakers(session, meeting, event.result))
+    meeting.voiceprint_schema = event.result.speaker_embedding_schema
     meeting.progress = {stage: 1.0 for stage in (meeting.progress or {})}
     meeting.error = None
     meeting.failure_kind = None

@@ -155,11 +155,48 @@ class SpeakerOut(BaseModel):
     )
 
 
+class VoiceprintsOut(BaseModel):
+    current: int = Field(
+        default=0, description="Voiceprints made by the current speaker embedder: compared."
+    )
+    stale: int = Field(
+        default=0,
+        description="Voiceprints of an older speaker embedder: kept, but never compared.",
+    )
+
+
 class PersonOut(BaseModel):
     id: UUID
     name: str
     created_at: datetime
     meetings: int = Field(description="Meetings in which the person is a named speaker.")
+    voiceprints: VoiceprintsOut = Field(
+        default_factory=VoiceprintsOut,
+        description="The person's voiceprints (one per meeting they were named in) by embedder.",
+    )
+    recognisable: bool = Field(
+        default=False,
+        description="Later meetings can name them by voice. False with only stale voiceprints: "
+        "name them once in a new meeting.",
+    )
+
+
+class ProposalOut(BaseModel):
+    id: UUID
+    person_id: UUID
+    meeting_id: UUID
+    meeting_title: str
+    meeting_date: datetime = Field(description="When the meeting was uploaded.")
+    label: str = Field(description="The proposed speaker of that meeting.")
+    score: float = Field(description="Cosine similarity of the two voices.")
+    start: float | None = Field(
+        default=None, description="Seconds into the recording where the speaker first speaks."
+    )
+    state: str = Field(description='"open", "confirmed" or "rejected".')
+
+
+class ProposalPage(BaseModel):
+    items: list[ProposalOut]
 
 
 class PersonPage(BaseModel):

@@ -75,6 +75,10 @@ class ApiSettings(Section):
     sse_poll_seconds: float = Field(default=1.0, gt=0)
     # How long a search waits for an ML worker's answer before it is a 503.
     search_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The speaker-embedder schema the workers embed voices with now. A person's voiceprints of
+    # any other schema are stale: never compared, so GET /v1/persons says they are not
+    # recognisable until named once in a meeting processed with this one.
+    current_voiceprint_schema: str = Field(default="campplus-192-v1", min_length=1, max_length=64)
     # Name a bot-recorded meeting's speakers from the platform's display names when the speaking
     # timeline clearly matches the diarization (services/api/platform_naming.py).
     platform_naming: bool = True

@@ -6,12 +6,13 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import DeletePerson, MergePersons
-from services.api.db.models import Person
+from services.api.db.models import Meeting, Person, SpeakerProposal
 from services.api.deps import ContextDep, SessionDep, TenantDep
-from services.api.errors import PERSON_ERRORS, http_errors
-from services.api.lookups import person_of
+from services.api.errors import PERSON_ERRORS, PROPOSAL_ERRORS, http_errors
+from services.api.lookups import meeting_of, person_of
 from services.api.outbox import add_vector_command
 from services.api.persons import (
     delete_person,
@@ -19,7 +20,18 @@ from services.api.persons import (
     merge_person,
     rename_person,
 )
-from services.api.schemas import ErrorOut, PersonMerge, PersonOut, PersonPage, PersonRename
+from services.api.proposals import confirm, first_turn, open_proposals, reject
+from services.api.schemas import (
+    ErrorOut,
+    PersonMerge,
+    PersonOut,
+    PersonPage,
+    PersonRename,
+    ProposalOut,
+    ProposalPage,
+    VoiceprintsOut,
+)
+from services.api.voiceprints import VoiceprintCounts, voiceprint_counts
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
@@ -31,16 +43,122 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _out(person: Person, meetings: int = 0) -> PersonOut:
+_PROPOSAL_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such person, or no such proposal of theirs."},
+    409: {
+        "model": ErrorOut,
+        "description": "The speaker was named as someone else meanwhile, or the proposal was "
+        "decided the other way.",
+    },
+}
+
+
+def _out(person: Person, meetings: int = 0, voices: VoiceprintCounts | None = None) -> PersonOut:
+    voices = voices or VoiceprintCounts()
     return PersonOut(
-        id=person.id, name=person.name, created_at=person.created_at, meetings=meetings
+        id=person.id,
+        name=person.name,
+        created_at=person.created_at,
+        meetings=meetings,
+        voiceprints=VoiceprintsOut(current=voices.current, stale=voices.stale),
+        recognisable=voices.recognisable,
     )
 
 
+async def _person_out(
+    session: AsyncSession, ctx: ContextDep, tenant_id: uuid.UUID, person: Person
+) -> PersonOut:
+    rows = dict((p.id, n) for p, n in await list_persons(session, tenant_id))
+    voices = await voiceprint_counts(
+        session, tenant_id, ctx.settings.current_voiceprint_schema, [person.id]
+    )
+    return _out(person, rows.get(person.id, 0), voices.get(person.id))
+
+
 @router.get("", summary="List the persons, by name", responses={**_AUTH_ERRORS})
-async def list_all(session: SessionDep, tenant: TenantDep) -> PersonPage:
+async def list_all(session: SessionDep, tenant: TenantDep, ctx: ContextDep) -> PersonPage:
     rows = await list_persons(session, tenant.id)
-    return PersonPage(items=[_out(person, meetings) for person, meetings in rows])
+    voices = await voiceprint_counts(session, tenant.id, ctx.settings.current_voiceprint_schema)
+    return PersonPage(
+        items=[_out(person, meetings, voices.get(person.id)) for person, meetings in rows]
+    )
+
+
+@router.get(
+    "/{person_id}",
+    summary="One person, with how many of their voiceprints the current embedder can use",
+    responses={**_AUTH_ERRORS, **_NOT_FOUND},
+)
+async def get_one(
+    person_id: uuid.UUID, session: SessionDep, tenant: TenantDep, ctx: ContextDep
+) -> PersonOut:
+    person = await person_of(session, tenant.id, person_id)
+    return await _person_out(session, ctx, tenant.id, person)
+
+
+def _proposal_out(proposal: SpeakerProposal, meeting: Meeting) -> ProposalOut:
+    return ProposalOut(
+        id=proposal.id,
+        person_id=proposal.person_id,
+        meeting_id=proposal.meeting_id,
+        meeting_title=meeting.title,
+        meeting_date=meeting.created_at,
+        label=proposal.label,
+        score=proposal.score,
+        start=first_turn(meeting, proposal.label),
+        state=proposal.state,
+    )
+
+
+@router.get(
+    "/{person_id}/proposals",
+    summary="Speakers of earlier meetings whose voice sounds like this person's (open ones)",
+    responses={**_AUTH_ERRORS, **_NOT_FOUND},
+)
+async def list_proposals(
+    person_id: uuid.UUID, session: SessionDep, tenant: TenantDep
+) -> ProposalPage:
+    """Made when the person is named in a meeting; nothing is renamed until confirmed."""
+    await person_of(session, tenant.id, person_id)
+    found = await open_proposals(session, tenant.id, person_id)
+    return ProposalPage(items=[_proposal_out(proposal, meeting) for proposal, meeting in found])
+
+
+@router.post(
+    "/{person_id}/proposals/{proposal_id}/confirm",
+    summary="Confirm a proposal: that speaker is named as this person and their voice enrolled",
+    responses={**_AUTH_ERRORS, **_PROPOSAL_ERRORS},
+)
+async def confirm_proposal(
+    person_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    session: SessionDep,
+    tenant: TenantDep,
+    ctx: ContextDep,
+) -> ProposalOut:
+    await person_of(session, tenant.id, person_id, for_update=True)
+    async with http_errors(PROPOSAL_ERRORS, on_error=session.rollback):
+        proposal = await confirm(session, tenant.id, person_id, proposal_id)
+    out = _proposal_out(proposal, await meeting_of(session, tenant.id, proposal.meeting_id))
+    await session.commit()
+    ctx.relay.wake()
+    return out
+
+
+@router.post(
+    "/{person_id}/proposals/{proposal_id}/reject",
+    summary="Reject a proposal: that speaker is never proposed for this person again",
+    responses={**_AUTH_ERRORS, **_PROPOSAL_ERRORS},
+)
+async def reject_proposal(
+    person_id: uuid.UUID, proposal_id: uuid.UUID, session: SessionDep, tenant: TenantDep
+) -> ProposalOut:
+    await person_of(session, tenant.id, person_id, for_update=True)
+    async with http_errors(PROPOSAL_ERRORS, on_error=session.rollback):
+        proposal = await reject(session, tenant.id, person_id, proposal_id)
+    out = _proposal_out(proposal, await meeting_of(session, tenant.id, proposal.meeting_id))
+    await session.commit()
+    return out
 
 
 @router.patch(
@@ -53,14 +171,17 @@ async def list_all(session: SessionDep, tenant: TenantDep) -> PersonPage:
     },
 )
 async def rename(
-    person_id: uuid.UUID, body: PersonRename, session: SessionDep, tenant: TenantDep
+    person_id: uuid.UUID,
+    body: PersonRename,
+    session: SessionDep,
+    tenant: TenantDep,
+    ctx: ContextDep,
 ) -> PersonOut:
     person = await person_of(session, tenant.id, person_id, for_update=True)
     async with http_errors(PERSON_ERRORS, on_error=session.rollback, name=body.name):
         await rename_person(session, person, body.name)
     await session.commit()
-    rows = dict((p.id, n) for p, n in await list_persons(session, tenant.id))
-    return _out(person, rows.get(person.id, 0))
+    return await _person_out(session, ctx, tenant.id, person)
 
 
 @router.post(
@@ -95,8 +216,7 @@ async def merge(
     )
     await session.commit()
     ctx.relay.wake()
-    rows = dict((p.id, n) for p, n in await list_persons(session, tenant.id))
-    return _out(target, rows.get(target.id, 0))
+    return await _person_out(session, ctx, tenant.id, target)
 
 
 @router.delete(

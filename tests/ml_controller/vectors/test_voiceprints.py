@@ -137,3 +137,24 @@ def test_a_new_run_of_a_meeting_replaces_its_prints_of_the_old_embedder(store: V
     store.add_voiceprints("acme", "m1", _unit_voices(7, ["S1", "S2"], 256), {})
     store.add_voiceprints("acme", "m1", _unit_voices(8, ["S1"], 192), {}, "campplus-192-v1")
     assert store.count_points("acme", "m1")["voiceprints"] == 1
+
+
+def test_similar_voices_are_the_tenants_of_one_schema_outside_the_meeting(
+    store: VectorStore,
+) -> None:
+    new = "campplus-192-v1"
+    voices = _unit_voices(7, ["S1", "S2"], 192)
+    store.add_voiceprints("acme", "named", voices, {}, new)
+    # The same voices elsewhere: another meeting (found), another tenant, another schema.
+    store.add_voiceprints("acme", "earlier", {"S3": voices["S1"], "S4": voices["S2"]}, {}, new)
+    store.add_voiceprints("globex", "theirs", {"S1": voices["S1"]}, {}, new)
+    store.add_voiceprints("acme", "other-model", {"S1": voices["S1"]}, {}, "pyannote-v1")
+
+    schema, vector = store.voiceprint_of("acme", "named", "S1") or (None, np.zeros(0))
+    assert schema == new and np.allclose(vector, voices["S1"], atol=1e-6)
+    assert store.voiceprint_of("acme", "named", "S9") is None
+    assert store.voiceprint_of("globex", "named", "S1") is None
+
+    hits = store.similar_voices("acme", new, vector, exclude_meeting="named")
+    assert [(h.meeting_id, h.label) for h in hits] == [("earlier", "S3"), ("earlier", "S4")]
+    assert hits[0].score > 0.99 > hits[1].score

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.contracts import (
-    JobCompleted,
-    JobFailed,
-    JobProgress,
-    ProcessMeetingJob,
-    VectorCommand,
-)
+from core.contracts import ProcessMeetingJob, VectorCommand
 from core.messaging.base import (
     BrokerUnavailableError,
     EventHandler,
+    JobEvent,
     JobHandler,
     RpcHandler,
     RpcNoServerError,
     VectorCommandHandler,
 )
-
-JobEvent = JobProgress | JobCompleted | JobFailed
 
 
 class RecordingBrokerFake:

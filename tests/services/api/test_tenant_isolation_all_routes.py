@@ -260,6 +260,19 @@ async def _delete_person(w: World) -> None:
     await w.hidden("DELETE", "/v1/persons/{p}", {"p": w.person})
 
 
+async def _read_person(w: World) -> None:
+    await w.hidden("GET", "/v1/persons/{p}", {"p": w.person})
+
+
+def _proposal_route(method: str, suffix: str) -> Probe:
+    # A's person with any proposal id (tests/services/api/test_proposals.py tries A's real ones).
+    async def probe(w: World) -> None:
+        real = {"p": w.person} | ({"q": str(uuid.uuid4())} if "{q}" in suffix else {})
+        await w.hidden(method, "/v1/persons/{p}" + suffix, real)
+
+    return probe
+
+
 async def _search(w: World) -> None:
     answer = await w.as_b("GET", "/v1/search", params={"q": "budget", "meeting_id": w.meeting})
     assert answer.status_code == 200, answer.text
@@ -412,6 +425,14 @@ def build_probes() -> dict[tuple[str, str], Probe]:
         ("PATCH", "/v1/persons/{person_id}"): _rename_person,
         ("POST", "/v1/persons/{person_id}/merge"): _merge_persons,
         ("DELETE", "/v1/persons/{person_id}"): _delete_person,
+        ("GET", "/v1/persons/{person_id}"): _read_person,
+        ("GET", "/v1/persons/{person_id}/proposals"): _proposal_route("GET", "/proposals"),
+        ("POST", "/v1/persons/{person_id}/proposals/{proposal_id}/confirm"): _proposal_route(
+            "POST", "/proposals/{q}/confirm"
+        ),
+        ("POST", "/v1/persons/{person_id}/proposals/{proposal_id}/reject"): _proposal_route(
+            "POST", "/proposals/{q}/reject"
+        ),
         ("GET", "/v1/search"): _search,
         ("POST", "/v1/webhooks"): _create_webhook,
         ("GET", "/v1/webhooks"): _list_webhooks,

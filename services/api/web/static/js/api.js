@@ -79,6 +79,12 @@ export const api = {
   exportFile: (id, format) =>
     request("GET", `/v1/meetings/${id}/export?format=${format}`, { raw: true }),
   search: (q) => request("GET", `/v1/search?q=${encodeURIComponent(q)}&limit=20`),
+  persons: () => request("GET", "/v1/persons"),
+  proposals: (person) => request("GET", `/v1/persons/${person}/proposals`),
+  confirmProposal: (person, id) =>
+    request("POST", `/v1/persons/${person}/proposals/${id}/confirm`),
+  rejectProposal: (person, id) =>
+    request("POST", `/v1/persons/${person}/proposals/${id}/reject`),
 };
 
 // Upload with real progress: fetch() cannot report upload progress, XMLHttpRequest can.

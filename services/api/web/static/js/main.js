@@ -1,8 +1,9 @@
-// Boot and hash routing: #/meetings, #/meetings/<id>[?t=seconds], #/search[?q=...].
+// Boot and hash routing: #/meetings, #/meetings/<id>[?t=seconds], #/search[?q=...], #/persons.
 import { forgetKey, onUnauthorised, savedKey } from "./api.js";
 import { applyStatic, language, setLanguage } from "./i18n.js";
 import { renderMeeting } from "./meeting.js";
 import { renderMeetings } from "./meetings.js";
+import { renderPersons } from "./persons.js";
 import { renderSearch } from "./search.js";
 import { renderSignIn } from "./signin.js";
 
@@ -30,6 +31,7 @@ function route() {
   let render;
   if (meeting) render = () => renderMeeting(main, meeting[1], Number(params.get("t") ?? NaN));
   else if (path === "/search") render = () => renderSearch(main, params.get("q") || "");
+  else if (path === "/persons") render = () => renderPersons(main);
   else render = () => renderMeetings(main);
   for (const link of nav.querySelectorAll("a")) {
     const current = (path || "/meetings").startsWith(link.getAttribute("href").slice(1));
