@@ -1,0 +1,1 @@
+"""The labelled set for minutes extraction (issue 20): see ``dataset``."""
