@@ -5,7 +5,9 @@ transcript; the transcript itself stays in ``../shared/data`` and is referred to
 meeting id) and ``scripted/<id>.yaml`` (a scripted meeting: speakers with voices, turns, gold).
 Every gold item carries a short verbatim quote and the index of the utterance (QMSum) or turn
 (script) it comes from; ``tests/benchmarks/test_extraction_set.py`` checks that each quote is in
-its utterance.
+its utterance. QMSum meetings are long (300-900 utterances): their gold is complete only on
+``labelled_spans`` (the query spans and the closing task assignments that were read), so score
+extraction on those spans; a scripted meeting is labelled whole.
 
     from benchmarks.extraction_set.dataset import load_meetings, utterances
     for m in load_meetings():
@@ -108,6 +110,11 @@ class Meeting(_Strict):
     split: Split
     transcript: TranscriptRef
     queries: list[str] = Field(default_factory=list, description="QMSum queries the gold came from")
+    labelled_spans: list[tuple[int, int]] | None = Field(
+        default=None,
+        description="inclusive utterance ranges that were read and labelled completely "
+        "(QMSum meetings are long: score extraction on these spans); None = whole transcript",
+    )
     script: Script | None = None
     decisions: list[Decision]
     action_items: list[ActionItem]
@@ -161,6 +168,11 @@ def utterances(meeting: Meeting, shared_data: Path = SHARED_DATA) -> list[Uttera
         return [Utterance(speaker=t.speaker, text=t.text) for t in meeting.script.turns]
     assert meeting.transcript.file is not None
     return _qmsum_file(str(shared_data / meeting.transcript.file))[meeting.transcript.meeting_id]
+
+
+def in_labelled_spans(meeting: Meeting, index: int) -> bool:
+    spans = meeting.labelled_spans
+    return spans is None or any(a <= index <= b for a, b in spans)
 
 
 def normalise(text: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 from benchmarks.extraction_set.dataset import (
     Evidence,
     Meeting,
+    in_labelled_spans,
     load_meetings,
     normalise,
     quote_found,
@@ -121,3 +122,16 @@ def test_qmsum_meetings_cite_their_queries_and_file(meetings: list[Meeting]) -> 
             continue
         assert m.queries, m.id
         assert m.transcript.file and m.transcript.file.startswith("summarization/qmsum_")
+
+
+def test_evidence_lies_in_the_labelled_spans(meetings: list[Meeting], data_dir: Path) -> None:
+    """QMSum gold is complete only on the spans that were read; scripts are labelled whole."""
+    for m in meetings:
+        if m.source == "qmsum":
+            assert m.labelled_spans, m.id
+            n = len(utterances(m, data_dir))
+            assert all(0 <= a <= b < n for a, b in m.labelled_spans), m.id
+        else:
+            assert m.labelled_spans is None, m.id
+        for what, ev in _evidence(m):
+            assert in_labelled_spans(m, ev.utterance), (m.id, what, ev.utterance)
