@@ -248,6 +248,16 @@ class EnrollSpeaker(_Message):
     person_id: UUID
 
 
+class ForgetSpeaker(_Message):
+    """A meeting speaker's name was cleared: its voiceprint (and chunks) belong to nobody again,
+    so a wrong name given to a voice stops naming others. The print itself stays."""
+
+    kind: Literal["forget_speaker"] = "forget_speaker"
+    tenant_id: UUID
+    meeting_id: UUID
+    label: str
+
+
 class MergePersons(_Message):
     kind: Literal["merge_persons"] = "merge_persons"
     tenant_id: UUID
@@ -271,7 +281,7 @@ class DeleteMeetingVectors(_Message):
     meeting_id: UUID
 
 
-VectorCommand = EnrollSpeaker | MergePersons | DeletePerson | DeleteMeetingVectors
+VectorCommand = EnrollSpeaker | ForgetSpeaker | MergePersons | DeletePerson | DeleteMeetingVectors
 VECTOR_COMMAND_ADAPTER: TypeAdapter[VectorCommand] = TypeAdapter(
     Annotated[VectorCommand, Field(discriminator="kind")]
 )

@@ -355,6 +355,23 @@ class VectorStore:
             )
         return True
 
+    def forget_speaker(self, tenant_id: str, meeting_id: str, label: str) -> bool:
+        """Un-name a meeting's speaker: its voiceprint and chunks lose the person id (the print
+        stays, unnamed, so it can be named again). False when no print of it is stored."""
+        where = Where(must=(_tenant(tenant_id), eq("meeting_id", meeting_id), eq("label", label)))
+        with self._lock:
+            self._ready()
+            found = [n for n in self._voice_collections() if self.backend.count(n, where) > 0]
+            for name in found:
+                self.backend.set_payload(name, where, {"person_id": None})
+            self._set_chunk_person(
+                Where(
+                    must=(_tenant(tenant_id), eq("meeting_id", meeting_id), eq("speaker", label))
+                ),
+                None,
+            )
+        return bool(found)
+
     def merge_persons(self, tenant_id: str, source_id: str, target_id: str) -> int:
         """Move every voiceprint (and chunk) of source to target; returns voiceprints moved."""
         if source_id == target_id:

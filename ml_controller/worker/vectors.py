@@ -17,6 +17,7 @@ from core.contracts import (
     DeleteMeetingVectors,
     DeletePerson,
     EnrollSpeaker,
+    ForgetSpeaker,
     MergePersons,
     ProcessMeetingJob,
     ProposedSpeaker,
@@ -151,6 +152,8 @@ class MeetingVectors:
                 log.warning(
                     "no voiceprint of %s in meeting %s to enroll", command.label, command.meeting_id
                 )
+        elif isinstance(command, ForgetSpeaker):
+            self.store.forget_speaker(tenant, str(command.meeting_id), command.label)
         elif isinstance(command, MergePersons):
             self.store.merge_persons(tenant, str(command.source_id), str(command.target_id))
         elif isinstance(command, DeletePerson):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.contracts import EnrollSpeaker
+from core.contracts import EnrollSpeaker, ForgetSpeaker
 from services.api.db.models import MeetingSpeaker, Person, SpeakerSource
 from services.api.outbox import add_vector_command
 
@@ -155,6 +155,16 @@ def enroll_voice(
     add_vector_command(
         session,
         EnrollSpeaker(tenant_id=tenant_id, meeting_id=meeting_id, label=label, person_id=person_id),
+    )
+
+
+def forget_voice(
+    session: AsyncSession, tenant_id: uuid.UUID, meeting_id: uuid.UUID, label: str
+) -> None:
+    """The speaker's voiceprint in this meeting belongs to nobody again (its name was cleared),
+    so a wrongly given name stops naming that voice in later meetings."""
+    add_vector_command(
+        session, ForgetSpeaker(tenant_id=tenant_id, meeting_id=meeting_id, label=label)
     )
 
 

@@ -35,7 +35,7 @@ from services.api.meetings import (
     to_out,
     to_summary,
 )
-from services.api.persons import enroll_voice, find_or_create_person, set_speaker
+from services.api.persons import enroll_voice, find_or_create_person, forget_voice, set_speaker
 from services.api.quotas import QUOTA_RESPONSE
 from services.api.schemas import (
     ErrorOut,
@@ -307,16 +307,16 @@ async def rename_speaker(
         )
     person = await find_or_create_person(session, tenant.id, rename.name) if rename.name else None
     # Source "user" even for a cleared name: a name a person removed is never given back by the
-    # platform in this meeting. Clearing sends no vector command: none of them un-enrolls one print
-    # (DeletePerson forgets all of the person's), so a wrongly enrolled voice is removed by
-    # naming the speaker correctly (re-enrolls it) or by deleting the person.
+    # platform in this meeting.
     await set_speaker(session, meeting.id, label, person.id if person else None, SpeakerSource.user)
+    # Sent even when unchanged: both commands are idempotent, and a resend repairs a lost one.
     if person is not None:
-        # Sent even when unchanged: enrolling is idempotent, and it repairs a lost one.
         enroll_voice(session, tenant.id, meeting.id, label, person.id)
+    else:
+        # A cleared name un-enrolls the print, so a wrong name stops naming that voice elsewhere.
+        forget_voice(session, tenant.id, meeting.id, label)
     await session.commit()
-    if person is not None:
-        ctx.relay.wake()
+    ctx.relay.wake()
     return SpeakerOut(
         id=label,
         name=person.name if person else None,

@@ -49,6 +49,15 @@ def test_enroll_merge_and_delete_person(store: VectorStore) -> None:
     assert store.enroll("globex", "m2", "S1", "p-boris") is False  # another tenant's meeting
     assert len(_by_person(store, "acme")["p-boris"]) == 2
 
+    # A cleared name: the print stays, unnamed; forgetting it again changes nothing more.
+    assert store.forget_speaker("acme", "m1", "S2") is True
+    assert len(_by_person(store, "acme")["p-boris"]) == 1
+    assert store.count_points("acme")["voiceprints"] == 5
+    assert store.forget_speaker("acme", "m1", "S2") is True
+    assert store.forget_speaker("acme", "m1", "S9") is False
+    assert store.forget_speaker("globex", "m2", "S1") is False
+    assert store.enroll("acme", "m1", "S2", "p-boris") is True
+
     assert store.merge_persons("acme", "p-boris", "p-anna") == 2
     assert {k: len(v) for k, v in _by_person(store, "acme").items()} == {"p-anna": 3}
     assert store.merge_persons("acme", "p-boris", "p-anna") == 0

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.contracts import DeleteMeetingVectors, DeletePerson, EnrollSpeaker, MergePersons
+from core.contracts import (
+    DeleteMeetingVectors,
+    DeletePerson,
+    EnrollSpeaker,
+    ForgetSpeaker,
+    MergePersons,
+)
 from services.api.db.models import Meeting, OutboxVectorCommand
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed, sample_result
@@ -92,6 +98,12 @@ async def test_naming_a_speaker_creates_the_person_and_enrolls_the_voice(
     )
     assert cleared.json() == {"id": "SPEAKER_01", "name": None, "person_id": None, "named_by": None}
     assert (await _speakers(stack, headers, first))[1] == ("SPEAKER_01", None, None)
+    # Clearing the name un-enrolls that voice, so it stops naming Boris elsewhere.
+    await stack.ctx.relay.relay_once()
+    forgets = [c for c in stack.broker.commands if isinstance(c, ForgetSpeaker)]
+    assert [(c.tenant_id, c.meeting_id, c.label) for c in forgets] == [
+        (first.tenant_id, first.id, "SPEAKER_01")
+    ]
 
 
 async def test_a_voice_recognised_by_the_worker_shows_the_persons_current_name(

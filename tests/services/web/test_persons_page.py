@@ -97,3 +97,11 @@ def test_a_proposal_is_confirmed_on_the_people_page(
     person = http.get(f"/v1/persons/{maria}").json()
     assert person["recognisable"] is True
     assert person["voiceprints"] == {"current": 2, "stale": 0}
+
+    # The meeting page says where the name came from, and a person's own rename clears that.
+    page.goto(f"{served.url}/app/#/meetings/{earlier['id']}")
+    row = page.locator(f"form.speaker[data-label='{label}']")
+    expect(row.locator(".named-by")).to_have_text("confirmed voice match")
+    page.get_by_label(f"Name of {label}").fill("Maria K.")
+    row.get_by_role("button", name="Save name").click()
+    expect(row.locator(".named-by")).to_have_text("")

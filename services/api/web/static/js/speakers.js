@@ -7,12 +7,17 @@ import { t } from "./i18n.js";
 export function speakerState(result) {
   const labels = result.speakers.map((s) => s.id);
   const names = new Map(result.speakers.map((s) => [s.id, s.name || ""]));
+  // Where a name came from ("platform", "voice", "proposal", "user"): shown so a person knows
+  // which names no one has checked yet.
+  const sources = new Map(result.speakers.map((s) => [s.id, s.named_by || null]));
   const listeners = [];
   return {
     labels,
     name: (label) => names.get(label) || label,
-    set(label, name) {
+    source: (label) => (names.get(label) ? sources.get(label) : null),
+    set(label, name, source = "user") {
       names.set(label, name || "");
+      sources.set(label, name ? source : null);
       listeners.forEach((listener) => listener(label));
     },
     onChange: (listener) => listeners.push(listener),
@@ -25,12 +30,19 @@ export function renderSpeakers(meetingId, speakers) {
     const input = h("input", { id: inputId, type: "text", maxlength: "200",
       value: speakers.name(label) === label ? "" : speakers.name(label), placeholder: label });
     const error = h("span", { class: "error", role: "alert" });
+    const origin = h("small", { class: "muted named-by" });
+    const showOrigin = () => {
+      const source = speakers.source(label);
+      origin.textContent = source && source !== "user" ? t(`named_by_${source}`) : "";
+    };
+    showOrigin();
+    speakers.onChange((changed) => { if (changed === label) showOrigin(); });
     async function save(event) {
       event.preventDefault();
       error.textContent = "";
       try {
         const answer = await api.renameSpeaker(meetingId, label, input.value.trim() || null);
-        speakers.set(label, answer.name);
+        speakers.set(label, answer.name, answer.named_by);
         announce(answer.name ? t("renamed", { label, name: answer.name })
           : t("name_cleared", { label }));
       } catch (exc) {
@@ -44,6 +56,7 @@ export function renderSpeakers(meetingId, speakers) {
         h("label", { for: inputId }, t("speaker_name", { label })),
         input,
         h("button", { type: "submit" }, t("rename")),
+        origin,
         error));
   });
   return h("section", { class: "card", "aria-labelledby": "speakers-heading" },
