@@ -205,7 +205,7 @@ class SpeakerSource(StrEnum):
 
 
 class SpeakerProposal(Base):
-    """"This earlier meeting's speaker sounds like <person>": waits for a person to decide.
+    """A speaker of an earlier meeting who sounds like a person: waits for a person to decide.
 
     Made when a person is named (retroactive naming); nothing is renamed until confirmed."""
 
