@@ -53,24 +53,43 @@ class BotRun:
         self.receiver.close()
 
 
-def start_bot(folder: Path, meeting_url: str, env: dict[str, str] | None = None,
-              **spec: Any) -> BotRun:
+def start_bot(
+    folder: Path, meeting_url: str, env: dict[str, str] | None = None, **spec: Any
+) -> BotRun:
     folder.mkdir(parents=True, exist_ok=True)
     bot_id, token = str(uuid.uuid4()), uuid.uuid4().hex
     receiver = BotApiReceiver(bot_id, token, folder)
     spec_path = folder / "spec.json"
-    spec_path.write_text(json.dumps({
-        "bot_id": bot_id, "meeting_url": meeting_url, "api_url": receiver.url,
-        "bot_token": token, "heartbeat_seconds": 1,
-        # The test meeting and receiver listen on loopback and Janus on its veth: the bot
-        # refuses both by default, so they are allowed here by name.
-        "egress_allow_cidrs": ["127.0.0.0/8", "::1/128", JANUS_NETWORKS], **spec,
-    }))
+    spec_path.write_text(
+        json.dumps(
+            {
+                "bot_id": bot_id,
+                "meeting_url": meeting_url,
+                "api_url": receiver.url,
+                "bot_token": token,
+                "heartbeat_seconds": 1,
+                # The test meeting and receiver listen on loopback and Janus on its veth: the bot
+                # refuses both by default, so they are allowed here by name.
+                "egress_allow_cidrs": ["127.0.0.0/8", "::1/128", JANUS_NETWORKS],
+                **spec,
+            }
+        )
+    )
     log_path = folder / "bot.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services.meeting_bot", "--spec-file", str(spec_path),
-             "--work-dir", str(folder / "work")],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            [
+                sys.executable,
+                "-m",
+                "services.meeting_bot",
+                "--spec-file",
+                str(spec_path),
+                "--work-dir",
+                str(folder / "work"),
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     return BotRun(receiver, process, log_path)

@@ -74,7 +74,7 @@ def _handler(receiver: BotApiReceiver) -> type[BaseHTTPRequestHandler]:
             if not self.path.startswith(prefix):
                 self._reply(404)
                 return
-            action = self.path[len(prefix):]
+            action = self.path[len(prefix) :]
             length = int(self.headers.get("Content-Length") or 0)
             if action == "events":
                 event = BotEvent.model_validate_json(self.rfile.read(length))

@@ -46,9 +46,22 @@ class Conversation:
 
 def _decode(path: Path) -> np.ndarray:
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(RATE),
-         "-f", "s16le", "-"],
-        check=True, capture_output=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-f",
+            "s16le",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
     ).stdout
     return _level(np.frombuffer(raw, dtype=np.int16))
 

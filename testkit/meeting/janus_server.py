@@ -85,9 +85,19 @@ def start_janus(log_dir: Path, timeout: float = 20.0) -> JanusServer:
         log_path = log_dir / "janus.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                ["ip", "netns", "exec", namespace, "janus",
-                 "-C", str(JANUS_CONFIG / "janus.jcfg"), "-F", str(JANUS_CONFIG)],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    namespace,
+                    "janus",
+                    "-C",
+                    str(JANUS_CONFIG / "janus.jcfg"),
+                    "-F",
+                    str(JANUS_CONFIG),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
     except BaseException:
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True)

@@ -29,7 +29,9 @@ def participants(
             if wav is not None:
                 args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")
             browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=args,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=args,
             )
             stack.callback(browser.close)
             page = browser.new_page()

@@ -25,8 +25,7 @@ def transcriber(settings: MLSettings) -> WhisperTranscriber:
     return WhisperTranscriber(settings)
 
 
-def _run(transcriber: WhisperTranscriber, path: Path, language: str | None = None
-) -> Transcription:
+def _run(transcriber: WhisperTranscriber, path: Path, language: str | None = None) -> Transcription:
     vad = vad_options(0.5, 500)
     with decode_audio(path) as audio:
         blocks = plan_blocks(detect_speech(audio, vad), 600)

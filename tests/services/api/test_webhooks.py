@@ -309,7 +309,7 @@ async def test_a_webhook_whose_name_turns_inward_is_not_called(
     async with open_stack(settings, egress=EgressPolicy(resolver=rebinding)) as stack:
         headers = await stack.tenant()
         url = f"http://hooks.example.com:{port}/hooks/minuta"
-        hook = (await stack.client.post("/v1/webhooks", headers=headers, json={"url": url}))
+        hook = await stack.client.post("/v1/webhooks", headers=headers, json={"url": url})
         assert hook.status_code == 201, hook.text
         meeting = await _meeting(stack, headers, audio_dir)
         await stack.broker.deliver(completed(meeting))

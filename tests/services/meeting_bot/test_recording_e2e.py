@@ -52,9 +52,22 @@ def _turns(timeline: ParticipantTimeline) -> list[tuple[str, float, float]]:
 def _speech_regions(recording: Path) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The recording's samples and its speaking turns (stretches of sound between silences)."""
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(recording), "-ac", "1", "-ar", str(RATE),
-         "-f", "s16le", "-"],
-        check=True, capture_output=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(recording),
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-f",
+            "s16le",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
     ).stdout
     samples = np.frombuffer(raw, dtype=np.int16)
     frames = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)

@@ -72,8 +72,9 @@ def test_a_bot_that_cannot_start_its_browser_reports_crashed_and_exits_non_zero(
     meetings: MeetingServer, room_id: int, tmp_path: Path
 ) -> None:
     meetings.room(room_id)
-    run = start_bot(tmp_path, meetings.url(room_id),
-                    env={"MINUTA_CHROMIUM": str(tmp_path / "no-such-chromium")})
+    run = start_bot(
+        tmp_path, meetings.url(room_id), env={"MINUTA_CHROMIUM": str(tmp_path / "no-such-chromium")}
+    )
     try:
         assert run.wait_exit(60) == 1
         assert run.receiver.states() == ["joining", "failed"]

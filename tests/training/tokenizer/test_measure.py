@@ -23,7 +23,8 @@ def test_round_trip_catches_a_lossy_decoder(tiny_base: Tokenizer, ru_texts: list
 
 
 def test_tokens_used_counts_distinct_ids_above_the_base(
-    tiny_merged: MergeResult, ru_texts: list[str],
+    tiny_merged: MergeResult,
+    ru_texts: list[str],
 ) -> None:
     used = tokens_used(tiny_merged.tokenizer, ru_texts, tiny_merged.first_new_id)
     assert 0 < used <= len(tiny_merged.added_tokens)

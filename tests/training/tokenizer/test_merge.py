@@ -65,7 +65,10 @@ def check_merged(
 
 
 def test_tiny_merge(
-    tiny_base: Tokenizer, tiny_merged: MergeResult, ru_texts: list[str], en_texts: list[str],
+    tiny_base: Tokenizer,
+    tiny_merged: MergeResult,
+    ru_texts: list[str],
+    en_texts: list[str],
 ) -> None:
     check_merged(tiny_base, tiny_merged, ru_texts, en_texts)
     # The base's special token sits between the base BPE ids and the new ones.
@@ -73,7 +76,10 @@ def test_tiny_merge(
 
 
 def test_packaged_qwen_merge(
-    qwen_base: Tokenizer, qwen_merged: MergeResult, ru_texts: list[str], en_texts: list[str],
+    qwen_base: Tokenizer,
+    qwen_merged: MergeResult,
+    ru_texts: list[str],
+    en_texts: list[str],
 ) -> None:
     check_merged(qwen_base, qwen_merged, ru_texts, en_texts)
     assert qwen_merged.first_new_id == qwen_base.get_vocab_size(with_added_tokens=True)

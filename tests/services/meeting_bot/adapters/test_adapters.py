@@ -42,8 +42,17 @@ def test_jitsi_links_carry_the_name_and_a_muted_start() -> None:
 
 
 def test_only_the_generic_webrtc_adapter_is_marked_tested() -> None:
-    urls = ["https://meet.google.com/a", "https://zoom.us/j/1", "https://teams.live.com/m",
-            "https://meet.jit.si/a", "http://example.org/m"]
+    urls = [
+        "https://meet.google.com/a",
+        "https://zoom.us/j/1",
+        "https://teams.live.com/m",
+        "https://meet.jit.si/a",
+        "http://example.org/m",
+    ]
     assert {adapter_for(u).name: adapter_for(u).tested for u in urls} == {
-        "google_meet": False, "zoom": False, "teams": False, "jitsi": False, "webrtc": True,
+        "google_meet": False,
+        "zoom": False,
+        "teams": False,
+        "jitsi": False,
+        "webrtc": True,
     }
