@@ -12,7 +12,7 @@ which Whisper can read (espeak Russian it cannot): Debian bookworm-backports non
 ``rhvoice rhvoice-russian`` (see ../shared/MODELS.md). The seed is fixed per meeting (CRC32 of
 its id), so a re-render gives the same audio.
 
-Needs espeak-ng, sox, RHVoice-test (Russian only) and numpy.
+Needs espeak-ng, sox, RHVoice-test (Russian only) and numpy: `bash scripts/install_test_speech.sh`.
 """
 
 from __future__ import annotations
