@@ -178,7 +178,9 @@ class SpeakerMatches(_Message):
     matches: list[ProposedSpeaker] = Field(default_factory=list)
 
 
-WorkerEvent = JobProgress | JobCompleted | JobFailed | SpeakerMatches
+# A job's own events, and everything the workers publish on the events queue.
+JobEvent = JobProgress | JobCompleted | JobFailed
+WorkerEvent = JobEvent | SpeakerMatches
 Event = Annotated[WorkerEvent, Field(discriminator="kind")]
 EVENT_ADAPTER: TypeAdapter[WorkerEvent] = TypeAdapter(Event)
 

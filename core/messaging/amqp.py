@@ -30,7 +30,6 @@ from core.contracts import ProcessMeetingJob, VectorCommand
 from core.messaging.base import (
     BrokerUnavailableError,
     EventHandler,
-    JobEvent,
     JobHandler,
     RpcHandler,
     RpcNoServerError,
@@ -38,6 +37,7 @@ from core.messaging.base import (
     RpcTimeoutError,
     UnroutableError,
     VectorCommandHandler,
+    WorkerEvent,
 )
 from core.messaging.delivery import (
     RPC_ERROR_HEADER,
@@ -180,7 +180,7 @@ class AmqpBroker:
             kind=job.kind,
         )
 
-    async def publish_event(self, event: JobEvent) -> None:
+    async def publish_event(self, event: WorkerEvent) -> None:
         await self.connect()
         assert self._declared is not None
         await self._publish(

@@ -11,9 +11,6 @@ from typing import Protocol
 
 from core.contracts import ProcessMeetingJob, VectorCommand, WorkerEvent
 
-# Everything the workers publish on the events queue: job events and speaker matches.
-JobEvent = WorkerEvent
-
 
 class BrokerUnavailableError(ConnectionError):
     """The broker did not take (confirm) a message; the caller keeps it and tries later."""
@@ -36,7 +33,7 @@ class JobHandler(Protocol):
         (dead-lettered after the last attempt); any other exception dead-letters it at once."""
 
 
-EventHandler = Callable[[JobEvent], Awaitable[None]]
+EventHandler = Callable[[WorkerEvent], Awaitable[None]]
 """Apply one event. Returning acks it; raising retries it later (an event is a fact that
 happened, so any failure to apply it is taken as transient), dead-lettered after the last attempt.
 """
@@ -86,7 +83,7 @@ class Broker(Protocol):
     async def publish_job(self, job: ProcessMeetingJob) -> None:
         """Returns once the broker has confirmed the message; raises BrokerUnavailableError."""
 
-    async def publish_event(self, event: JobEvent) -> None:
+    async def publish_event(self, event: WorkerEvent) -> None:
         """Returns once the broker has confirmed the message; raises BrokerUnavailableError."""
 
     async def publish_vector_command(self, command: VectorCommand) -> None:

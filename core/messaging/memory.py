@@ -22,13 +22,13 @@ from typing import Any
 from core.contracts import ProcessMeetingJob, VectorCommand
 from core.messaging.base import (
     EventHandler,
-    JobEvent,
     JobHandler,
     RpcHandler,
     RpcNoServerError,
     RpcRemoteError,
     RpcTimeoutError,
     VectorCommandHandler,
+    WorkerEvent,
 )
 from core.messaging.delivery import DeadLetter, Kind, handle_delivery
 from core.messaging.metrics import depth_queues
@@ -140,7 +140,7 @@ class MemoryBroker:
     async def publish_job(self, job: ProcessMeetingJob) -> None:
         self.publish_raw(self.names.jobs.name, job.model_dump_json().encode(), str(job.job_id))
 
-    async def publish_event(self, event: JobEvent) -> None:
+    async def publish_event(self, event: WorkerEvent) -> None:
         self.publish_raw(self.names.events.name, event.model_dump_json().encode())
 
     async def publish_vector_command(self, command: VectorCommand) -> None:

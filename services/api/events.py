@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.contracts import (
     DeleteMeetingVectors,
     JobCompleted,
+    JobEvent,
     JobFailed,
     JobProgress,
     SpeakerMatches,
@@ -45,8 +46,6 @@ from services.api.proposals import store_matches
 from services.api.schemas import WebhookEvent
 
 log = logging.getLogger(__name__)
-
-JobEvent = JobProgress | JobCompleted | JobFailed
 
 
 class MeetingNotifier:

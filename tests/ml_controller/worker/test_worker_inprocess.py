@@ -24,6 +24,7 @@ from core.contracts import (
     JobProgress,
     ProcessMeetingJob,
     UnknownContractError,
+    WorkerEvent,
     parse_job,
 )
 from core.messaging.memory import MemoryBroker
@@ -45,7 +46,7 @@ from ml_controller.worker.runner import Worker
 from ml_controller.worker.settings import WorkerSettings
 from tests.ml_controller.worker.fileserver import FileServer, file_server
 
-Event = JobProgress | JobCompleted | JobFailed
+Event = WorkerEvent
 
 
 class FakePipeline:

@@ -24,7 +24,14 @@ from typing import Any
 import aio_pika
 import pytest
 
-from core.contracts import FailureKind, JobCompleted, JobFailed, JobProgress, ProcessMeetingJob
+from core.contracts import (
+    FailureKind,
+    JobCompleted,
+    JobFailed,
+    JobProgress,
+    ProcessMeetingJob,
+    WorkerEvent,
+)
 from core.messaging.amqp import AmqpBroker
 from core.messaging.settings import BrokerSettings
 from testkit.rabbitmq import (
@@ -36,7 +43,7 @@ from testkit.rabbitmq import (
 from tests.conftest import REPO
 from tests.ml_controller.worker.fileserver import FileServer, file_server
 
-Event = JobProgress | JobCompleted | JobFailed
+Event = WorkerEvent
 STARTUP_TIMEOUT = 240.0
 JOB_TIMEOUT = 400.0
 

@@ -8,11 +8,11 @@ from core.contracts import ProcessMeetingJob, VectorCommand
 from core.messaging.base import (
     BrokerUnavailableError,
     EventHandler,
-    JobEvent,
     JobHandler,
     RpcHandler,
     RpcNoServerError,
     VectorCommandHandler,
+    WorkerEvent,
 )
 
 
@@ -46,7 +46,7 @@ class RecordingBrokerFake:
             raise BrokerUnavailableError("fake broker is down")
         self.published.append(job)
 
-    async def publish_event(self, event: JobEvent) -> None:
+    async def publish_event(self, event: WorkerEvent) -> None:
         await self.deliver(event)
 
     async def publish_vector_command(self, command: VectorCommand) -> None:
@@ -81,7 +81,7 @@ class RecordingBrokerFake:
             raise BrokerUnavailableError("fake broker is down")
         return {"jobs": len(self.published), "vectors": len(self.commands)}
 
-    async def deliver(self, event: JobEvent) -> Any:
+    async def deliver(self, event: WorkerEvent) -> Any:
         """What the broker does with an event: hand it to the consumer (as often as asked)."""
         assert self.event_handler is not None, "the API is not consuming events"
         return await self.event_handler(event)

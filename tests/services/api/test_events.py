@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.contracts import FailureKind, JobFailed, parse_event
+from core.contracts import FailureKind, JobCompleted, JobFailed, parse_event
 from services.api.db.models import AppliedEvent, Meeting
 from tests.services.api.conftest import ApiStack
 from tests.services.api.helpers import completed, progress, sample_result
@@ -118,7 +118,9 @@ async def test_a_v1_completion_still_queued_is_stored_without_voiceprints(
             "voiceprint_schema": "campplus-192-v1",
         },
     }
-    assert await stack.ctx.applier.apply(parse_event(json.dumps(v1).encode())) is True
+    event = parse_event(json.dumps(v1).encode())
+    assert isinstance(event, JobCompleted)
+    assert await stack.ctx.applier.apply(event) is True
     state = await _state(stack, meeting, headers)
     assert state["status"] == "completed"
     assert "voiceprint" not in json.dumps(state)
