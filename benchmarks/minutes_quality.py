@@ -142,7 +142,11 @@ def load_meetings(path: Path) -> list[Meeting]:
 
 
 def run_system(
-    meeting: Meeting, engine: LLMEngine, embedder: TextEmbedder, settings: MLSettings
+    meeting: Meeting,
+    engine: LLMEngine,
+    embedder: TextEmbedder,
+    settings: MLSettings,
+    language: str = "en",
 ) -> tuple[Run, Minutes | None]:
     from ml_controller.minutes.writer import write_minutes
     from ml_controller.topics.segmenter import segment_topics, topic_params
@@ -152,7 +156,7 @@ def run_system(
     try:
         topics = segment_topics(meeting.segments, embedder, topic_params(settings))
         outcome = write_minutes(
-            meeting.segments, topics, meeting.speakers, "en", meeting.duration, engine, settings
+            meeting.segments, topics, meeting.speakers, language, meeting.duration, engine, settings
         )
     except Exception as exc:  # a failed meeting is a result (schema-invalid), not a crash
         run.error = f"{type(exc).__name__}: {exc}"
@@ -180,11 +184,17 @@ def run_system(
     return run, minutes
 
 
-def naive_messages(meeting: Meeting, engine: LLMEngine, settings: MLSettings) -> tuple[str, float]:
+def naive_messages(
+    meeting: Meeting,
+    engine: LLMEngine,
+    settings: MLSettings,
+    prompt: str = NAIVE_PROMPT,
+    max_tokens: int = NAIVE_MAX_TOKENS,
+) -> tuple[str, float]:
     """The naive prompt's user text with the transcript cut to fit; and the share cut."""
     lines = to_lines(meeting.segments, meeting.speakers)
-    budget = settings.llm_context - NAIVE_MAX_TOKENS - 64  # 64: chat template and JSON frame
-    head = f"{NAIVE_PROMPT}\n\nTranscript:\n"
+    budget = settings.llm_context - max_tokens - 64  # 64: chat template and JSON frame
+    head = f"{prompt}\n\nTranscript:\n"
     total = engine.count_tokens(render(lines))
     used = engine.count_tokens(head)
     kept = 0
