@@ -7,7 +7,9 @@ export MINUTA_HOME="${MINUTA_HOME:-$HOME/.cache/minuta}"
 # Where the joined weights and derived models go (the settings' cache_dir).
 export MINUTA_CACHE_DIR="${MINUTA_CACHE_DIR:-$MINUTA_HOME}"
 VENV="${MINUTA_VENV:-$MINUTA_HOME/venv}"
-"$VENV/bin/ruff" check core services ml_controller training entrypoints testkit tests benchmarks scripts
+CODE=(core services ml_controller training entrypoints testkit tests benchmarks scripts)
+"$VENV/bin/ruff" check "${CODE[@]}"
+"$VENV/bin/ruff" format --check "${CODE[@]}"
 "$VENV/bin/mypy"
 # The layers: core below, services | ml_controller beside each other, entry points on top.
 "$VENV/bin/lint-imports"

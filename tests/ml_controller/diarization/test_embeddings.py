@@ -82,7 +82,8 @@ class _Pipeline3x:
     def __init__(self) -> None:
         self.kwargs: dict[str, Any] = {}
 
-    def apply(self, file: Any, num_speakers: int | None = None, return_embeddings: bool = False
+    def apply(
+        self, file: Any, num_speakers: int | None = None, return_embeddings: bool = False
     ) -> Any:
         return (_annotation(), _CENTROIDS) if return_embeddings else _annotation()
 
