@@ -136,7 +136,13 @@ async def test_enrolling_a_voice_publishes_its_matches_in_the_tenants_other_meet
 
     first_event, again = received
     assert isinstance(first_event, SpeakerMatches) and isinstance(again, SpeakerMatches)
-    assert again.matches == first_event.matches
+    # The same speakers; the scores of a second search may differ in float32 rounding only.
+    assert [(m.meeting_id, m.label) for m in again.matches] == [
+        (m.meeting_id, m.label) for m in first_event.matches
+    ]
+    assert [m.score for m in again.matches] == pytest.approx(
+        [m.score for m in first_event.matches], abs=1e-6
+    )
     assert (first_event.tenant_id, first_event.person_id) == (uuid.UUID(tenant), person)
     assert (first_event.meeting_id, first_event.label) == (uuid.UUID(named), "S1")
     found = {(str(m.meeting_id), m.label) for m in first_event.matches}
