@@ -44,26 +44,15 @@ class Conversation:
     duration: float
 
 
+def decode_pcm16(path: Path, rate: int) -> np.ndarray:
+    """Any audio file as mono 16-bit samples at `rate` (ffmpeg)."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate)]
+    raw = subprocess.run([*command, "-f", "s16le", "-"], check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype=np.int16)
+
+
 def _decode(path: Path) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-ac",
-            "1",
-            "-ar",
-            str(RATE),
-            "-f",
-            "s16le",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return _level(np.frombuffer(raw, dtype=np.int16))
+    return _level(decode_pcm16(path, RATE))
 
 
 def _level(clip: np.ndarray) -> np.ndarray:

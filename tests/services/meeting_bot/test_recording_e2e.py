@@ -12,7 +12,6 @@ Two comparisons, both through the product's pipeline:
 
 from __future__ import annotations
 
-import subprocess
 import time
 import wave
 from pathlib import Path
@@ -23,7 +22,7 @@ from ml_controller.metrics import word_error_rate
 from ml_controller.pipeline import MeetingPipeline, ProcessOptions
 from services.bots.contracts import ParticipantTimeline
 from testkit.meeting.bot import start_bot
-from testkit.meeting.conversation import ASR_EN, TURNS, build_conversation
+from testkit.meeting.conversation import ASR_EN, TURNS, build_conversation, decode_pcm16
 from testkit.meeting.meeting_server import MeetingServer
 from testkit.meeting.participants import participants
 
@@ -51,25 +50,7 @@ def _turns(timeline: ParticipantTimeline) -> list[tuple[str, float, float]]:
 
 def _speech_regions(recording: Path) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The recording's samples and its speaking turns (stretches of sound between silences)."""
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(recording),
-            "-ac",
-            "1",
-            "-ar",
-            str(RATE),
-            "-f",
-            "s16le",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    samples = np.frombuffer(raw, dtype=np.int16)
+    samples = decode_pcm16(recording, RATE)
     frames = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
     loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 100)  # about -50 dBFS
     if len(loud) == 0:
