@@ -14,11 +14,14 @@ def meeting_titled(served: Served, title: str) -> dict[str, Any] | None:
     return next((m for m in page["items"] if m["title"] == title), None)
 
 
-def completed_meeting(served: Served, audio: Path, title: str, timeout: float = 240) -> str:
-    """The id of the completed meeting `title`, uploading `audio` through the API if no
-    earlier test did it through the browser (keeps tests runnable alone)."""
+def completed_meeting(
+    served: Served, audio: Path, title: str, timeout: float = 240, **upload: Any
+) -> str:
+    """The id of the completed meeting `title`, uploading `audio` (with the `upload` form
+    fields) through the API if no earlier test did it through the browser (keeps tests
+    runnable alone)."""
     found = meeting_titled(served, title)
-    meeting_id = found["id"] if found else served.client.upload(audio, title=title)["id"]
+    meeting_id = found["id"] if found else served.client.upload(audio, title=title, **upload)["id"]
     served.client.wait(
         meeting_id,
         lambda m: m["status"] in ("completed", "failed"),

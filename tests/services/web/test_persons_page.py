@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from testkit.processes import AUDIO
 from tests.services.web.conftest import Served
-from tests.services.web.helpers import poll
+from tests.services.web.helpers import completed_meeting, poll
 
 DEBUG = AUDIO / "pyannote_debug"
 PROCESSING_TIMEOUT = 300.0
@@ -26,16 +26,8 @@ def _processed(served: Served, tmp_path: Path, name: str, title: str) -> dict[st
     samples, rate = soundfile.read(DEBUG / f"{name}.wav")
     small = tmp_path / f"{name}.ogg"
     soundfile.write(small, samples, rate, format="OGG", subtype="VORBIS")
-    meeting_id = served.client.upload(small, title=title, num_speakers=2)["id"]
-    served.client.wait(
-        meeting_id,
-        lambda m: m["status"] in ("completed", "failed"),
-        PROCESSING_TIMEOUT,
-        f"{title} to be processed",
-        watch=[served.process],
-    )
-    meeting = served.client.meeting(meeting_id)
-    assert meeting["status"] == "completed", meeting["error"]
+    meeting_id = completed_meeting(served, small, title, PROCESSING_TIMEOUT, num_speakers=2)
+    meeting: dict[str, Any] = served.client.meeting(meeting_id)
     return meeting
 
 
