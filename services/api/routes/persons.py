@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
@@ -110,6 +111,22 @@ def _proposal_out(proposal: SpeakerProposal, meeting: Meeting) -> ProposalOut:
     )
 
 
+async def _decide(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    person_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    decision: Callable[[AsyncSession, uuid.UUID, uuid.UUID, uuid.UUID], Awaitable[SpeakerProposal]],
+) -> ProposalOut:
+    """Confirm or reject one proposal of the person, committed; its errors as HTTP answers."""
+    await person_of(session, tenant_id, person_id, for_update=True)
+    async with http_errors(PROPOSAL_ERRORS, on_error=session.rollback):
+        proposal = await decision(session, tenant_id, person_id, proposal_id)
+    out = _proposal_out(proposal, await meeting_of(session, tenant_id, proposal.meeting_id))
+    await session.commit()
+    return out
+
+
 @router.get(
     "/{person_id}/proposals",
     summary="Speakers of earlier meetings whose voice sounds like this person's (open ones)",
@@ -136,12 +153,8 @@ async def confirm_proposal(
     tenant: TenantDep,
     ctx: ContextDep,
 ) -> ProposalOut:
-    await person_of(session, tenant.id, person_id, for_update=True)
-    async with http_errors(PROPOSAL_ERRORS, on_error=session.rollback):
-        proposal = await confirm(session, tenant.id, person_id, proposal_id)
-    out = _proposal_out(proposal, await meeting_of(session, tenant.id, proposal.meeting_id))
-    await session.commit()
-    ctx.relay.wake()
+    out = await _decide(session, tenant.id, person_id, proposal_id, confirm)
+    ctx.relay.wake()  # the enrolment waits in the vector outbox
     return out
 
 
@@ -153,12 +166,7 @@ async def confirm_proposal(
 async def reject_proposal(
     person_id: uuid.UUID, proposal_id: uuid.UUID, session: SessionDep, tenant: TenantDep
 ) -> ProposalOut:
-    await person_of(session, tenant.id, person_id, for_update=True)
-    async with http_errors(PROPOSAL_ERRORS, on_error=session.rollback):
-        proposal = await reject(session, tenant.id, person_id, proposal_id)
-    out = _proposal_out(proposal, await meeting_of(session, tenant.id, proposal.meeting_id))
-    await session.commit()
-    return out
+    return await _decide(session, tenant.id, person_id, proposal_id, reject)
 
 
 @router.patch(
