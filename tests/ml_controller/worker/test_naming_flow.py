@@ -31,11 +31,9 @@ from ml_controller.pipeline import MeetingPipeline
 from ml_controller.settings import MLSettings
 from ml_controller.types import PipelineOutput, Voiceprints
 from ml_controller.vectors import VectorSettings, VectorStore
-from ml_controller.worker.runner import Worker
-from ml_controller.worker.settings import WorkerSettings
-from ml_controller.worker.vectors import MeetingVectors
 from services.api.db.engine import create_engine, create_sessionmaker
 from services.api.tenants import create_tenant
+from tests.ml_controller.worker.vector_worker import vector_worker
 from tests.services.api.conftest import make_settings
 from tests.services.api.test_end_to_end import _free_port, serve
 
@@ -104,17 +102,7 @@ async def test_a_named_voice_names_the_speaker_of_the_next_meeting(
             VectorSettings(qdrant_in_memory=True, qdrant_url=None), embedder=pipeline.embedder
         )
     )
-    worker = Worker(
-        MemoryBroker(broker_settings, hub),
-        WorkerSettings(
-            worker_state_dir=tmp_path / "state",
-            worker_temp_dir=tmp_path,
-            worker_preload_models=False,
-            worker_vectors=False,
-        ),
-        pipeline=pipeline,
-        vectors=MeetingVectors(store),
-    )
+    worker = vector_worker(MemoryBroker(broker_settings, hub), tmp_path, pipeline, store)
     await worker.start()
     try:
         async with serve(settings, MemoryBroker(broker_settings, hub)) as base_url:

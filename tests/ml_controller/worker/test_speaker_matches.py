@@ -30,9 +30,7 @@ from ml_controller.speakers.naming import naming_for
 from ml_controller.speakers.voiceprint import voiceprints_from_turns
 from ml_controller.types import SpeakerTurn
 from ml_controller.vectors import VectorSettings, VectorStore
-from ml_controller.worker.runner import Worker
-from ml_controller.worker.settings import WorkerSettings
-from ml_controller.worker.vectors import MeetingVectors
+from tests.ml_controller.worker.vector_worker import vector_worker
 
 pytestmark = pytest.mark.anyio
 
@@ -97,16 +95,11 @@ async def test_enrolling_a_voice_publishes_its_matches_in_the_tenants_other_meet
 
     hub = MemoryHub()
     broker_settings = BrokerSettings(broker_url=None)
-    worker = Worker(
+    worker = vector_worker(
         MemoryBroker(broker_settings, hub),
-        WorkerSettings(
-            worker_state_dir=tmp_path / "state",
-            worker_temp_dir=tmp_path,
-            worker_preload_models=False,
-            worker_vectors=False,
-        ),
-        pipeline=MeetingPipeline(MLSettings(llm_engine="none")),
-        vectors=MeetingVectors(store),
+        tmp_path,
+        MeetingPipeline(MLSettings(llm_engine="none")),
+        store,
     )
     api = MemoryBroker(broker_settings, hub)
     received: list[WorkerEvent] = []
