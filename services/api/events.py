@@ -155,7 +155,7 @@ class EventApplier:
                 elif isinstance(event, JobCompleted):
                     changed = await _apply_completed(session, meeting, event)
                     if changed and self._platform_naming:
-                        await name_from_platform(session, meeting)  # a bot's meetings only
+                        await name_from_platform(session, meeting, event.result)
                     if changed:
                         fired = (WebhookEvent.meeting_completed, webhook_data(meeting))
                 else:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.results import MeetingResult
 from services.api.db.models import Bot, Meeting, MeetingSpeaker, Person, SpeakerSource
 from services.api.meetings import stored_result
 from services.api.persons import enroll_voice, find_or_create_person, set_speaker
@@ -59,11 +60,17 @@ def _may_name(row: MeetingSpeaker | None, current: Person | None, match: RosterM
     return not agrees and match.share >= OVERRIDE_SHARE
 
 
-async def name_from_platform(session: AsyncSession, meeting: Meeting) -> list[RosterMatch]:
-    """Names the completed meeting's speakers from its bot's timeline; the matches applied."""
-    result = stored_result(meeting)
-    found = await meeting_timeline(session, meeting) if result is not None else None
-    if result is None or found is None:
+async def name_from_platform(
+    session: AsyncSession, meeting: Meeting, result: MeetingResult | None = None
+) -> list[RosterMatch]:
+    """Names the completed meeting's speakers from its bot's timeline; the matches applied.
+    `result` is the meeting's (the stored one when not given)."""
+    # The bot first: most meetings are uploads, and their results need not be parsed again.
+    found = await meeting_timeline(session, meeting)
+    if found is None:
+        return []
+    result = result or stored_result(meeting)
+    if result is None:
         return []
     timeline, bot_name = found
     labels = {speaker.id for speaker in result.speakers}

@@ -365,8 +365,9 @@ class Bot(Base):
     token_hash: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     leave_requested: Mapped[bool] = mapped_column(default=False)
+    # Indexed: every completed meeting looks up its bot (platform names).
     meeting_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("meetings.id", ondelete="SET NULL"), default=None
+        sa.ForeignKey("meetings.id", ondelete="SET NULL"), default=None, index=True
     )
     # services.bots.contracts.ParticipantTimeline JSON, as the bot uploaded it.
     timeline: Mapped[dict[str, Any] | None] = mapped_column(default=None)

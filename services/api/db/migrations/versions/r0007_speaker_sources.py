@@ -1,5 +1,5 @@
 """Who named a speaker (user, voice, platform, proposal), retroactive-naming proposals, and the
-voiceprint schema of each meeting (prints of an older embedder are stale).
+voiceprint schema of each meeting (prints of an older embedder are stale); bots indexed by meeting.
 
 Revision ID: 0007
 Revises: 0006
@@ -68,8 +68,12 @@ def upgrade() -> None:
         ["tenant_id", "state", "created_at"],
     )
 
+    # Every completed meeting looks up its bot (names from the meeting platform).
+    op.create_index(op.f("ix_bots_meeting_id"), "bots", ["meeting_id"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_bots_meeting_id"), table_name="bots")
     op.drop_table("speaker_proposals")
     with op.batch_alter_table("meetings") as batch:
         batch.drop_column("voiceprint_schema")
