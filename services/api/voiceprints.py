@@ -1,8 +1,9 @@
 """How many of a person's voiceprints the current speaker embedder can use, and how many are stale.
 
-The worker keeps a print for every meeting a person was named in (by a person or by confirming a
-proposal); it is made in the embedder schema the meeting was processed with
-(`Meeting.voiceprint_schema`, NULL for meetings completed before schemas were recorded: GE2E).
+The worker keeps a print for every meeting a person was named in (by a person, by confirming a
+proposal, or from the meeting platform); it is made in the embedder schema the meeting was
+processed with (`Meeting.voiceprint_schema`, NULL for meetings completed before schemas were
+recorded: GE2E).
 Prints of another schema than the current one are never compared, so a person with only stale
 prints is not recognised until named once in a newly processed meeting. Counted here from the
 database: the prints themselves stay in the worker's vector store.
@@ -20,9 +21,13 @@ from services.api.db.models import Meeting, MeetingSpeaker, SpeakerSource
 
 # The schema of prints made before schemas were recorded.
 LEGACY_SCHEMA = "ge2e-256-v1"
-# Speakers whose naming enrolled their voice; voice matches are never enrolled, platform names
-# neither. NULL: named before sources were recorded (by a person, as a rule).
-_ENROLLING = (SpeakerSource.user.value, SpeakerSource.proposal.value)
+# Speakers whose naming enrolled their voice (voice matches are never enrolled). NULL: named
+# before sources were recorded (by a person, as a rule).
+_ENROLLING = (
+    SpeakerSource.user.value,
+    SpeakerSource.proposal.value,
+    SpeakerSource.platform.value,
+)
 
 
 @dataclass(frozen=True)

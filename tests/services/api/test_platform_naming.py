@@ -104,6 +104,9 @@ async def test_a_bot_meetings_speakers_get_the_platforms_names(
     listed = (await stack.client.get("/v1/persons", headers=headers)).json()["items"]
     persons = {p["name"]: p["id"] for p in listed}
     assert set(persons) == {"Alice", "Bob", "Robert"}
+    # A platform name enrolls the voice: it counts as one of the person's voiceprints.
+    prints = {p["name"]: p["voiceprints"] for p in listed}
+    assert sum(prints["Alice"].values()) == 1 and sum(prints["Bob"].values()) == 1
     enrolled = [("SPEAKER_00", persons["Alice"]), ("SPEAKER_01", persons["Bob"])]
     assert await _enrolled(stack) == enrolled
 
