@@ -714,13 +714,9 @@ def main(argv: list[str] | None = None) -> int:
     if engine is None:
         print("MINUTA_LLM_ENGINE=none: nothing to benchmark", file=sys.stderr)
         return 2
-    if settings.llm_engine == "llamacpp":
-        from ml_controller.llm.llamacpp_engine import model_path
+    from benchmarks.minutes_quality import model_label
 
-        path = model_path(settings)
-        model = f"{path.parent.name}/{path.name}"
-    else:
-        model = settings.llm_model_name
+    model = model_label(settings)
     header = {
         "dataset": "benchmarks/extraction_set (22 meetings; see each row's split and source)",
         "transcript": "QMSum: labelled spans only, role names; scripted: clean script, names",

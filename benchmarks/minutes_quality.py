@@ -366,6 +366,16 @@ def markdown(table: dict[str, dict[str, float | None]]) -> str:
     return "\n".join(lines)
 
 
+def model_label(settings: MLSettings) -> str:
+    """The model the settings' LLM engine runs, as the result files name it."""
+    if settings.llm_engine == "llamacpp":
+        from ml_controller.llm.llamacpp_engine import model_path
+
+        path = model_path(settings)
+        return f"{path.parent.name}/{path.name}"
+    return settings.llm_model_name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=3, help="shortest N meetings; 0 = all")
@@ -399,15 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     scorer = Scorer(e5_dir)
     reference_words = float(np.mean([len(m.reference.split()) for m in meetings]))
 
-    if args.no_llm:
-        model = "none"
-    elif settings.llm_engine == "llamacpp":
-        from ml_controller.llm.llamacpp_engine import model_path
-
-        path = model_path(settings)
-        model = f"{path.parent.name}/{path.name}"
-    else:
-        model = settings.llm_model_name
+    model = "none" if args.no_llm else model_label(settings)
     header = {
         "dataset": f"QMSum val ({QMSUM_VAL}), shortest {len(meetings)} of {total} meetings",
         "selection": "shortest first by transcript word count",
