@@ -26,7 +26,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, PublishError
 from yarl import URL
 
-from core.contracts import ProcessMeetingJob, VectorCommand
+from core.contracts import ProcessMeetingJob, SpeakerMatches, VectorCommand
 from core.messaging.base import (
     BrokerUnavailableError,
     EventHandler,
@@ -190,7 +190,7 @@ class AmqpBroker:
             message_id=uuid.uuid4().hex,
             kind=event.kind,
             # Speaker matches belong to no job.
-            correlation_id=str(job_id) if (job_id := getattr(event, "job_id", None)) else None,
+            correlation_id=None if isinstance(event, SpeakerMatches) else str(event.job_id),
         )
 
     async def publish_vector_command(self, command: VectorCommand) -> None:

@@ -16,6 +16,8 @@ from core.contracts import (
     JobFailed,
     JobProgress,
     ProcessMeetingJob,
+    ProposedSpeaker,
+    SpeakerMatches,
 )
 from core.messaging.base import (
     DependencyUnavailableError,
@@ -269,6 +271,17 @@ def test_events_in_order_and_a_failing_event_handler_is_retried(kind: str) -> No
         await until(lambda: len(seen) == 2)
         assert isinstance(seen[0], JobProgress) and seen[0].fraction == 0.5
         assert isinstance(seen[1], JobFailed) and seen[1].failure is FailureKind.bad_input
+        # An event of no job (retroactive naming) travels the same queue.
+        matches = SpeakerMatches(
+            tenant_id=job.tenant_id,
+            person_id=job.job_id,
+            meeting_id=job.meeting_id,
+            label="S1",
+            matches=[ProposedSpeaker(meeting_id=job.job_id, label="S2", score=0.8)],
+        )
+        await worker.publish_event(matches)
+        await until(lambda: len(seen) == 3)
+        assert seen[2] == matches
         assert await h.dead_letters("events") == []
 
     run(scenario, kind)
